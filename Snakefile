@@ -1,0 +1,21 @@
+# scenebias: "Why Can't I Dance in the Mall?" (Choi et al., NeurIPS 2019), from raw videos to a results table.
+# The default run (config.yaml) is the synthetic scene-biased world; see README.md for the other configs.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/synth.smk"
+include: "rules/manifest.smk"
+include: "rules/frames.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,23 @@
+# Per-dataset manifest: the usable videos with labels, split roles and shards. A checkpoint, because the
+# number of shards (the unit of work of the per-video stages) is only known once the lists are read.
+
+
+checkpoint manifest:
+    input:
+        unpack(manifest_inputs),
+    output:
+        csv=f"{RESULTS}/{{ds}}/manifest.csv",
+        report=f"{RESULTS}/{{ds}}/manifest_report.json",
+    log:
+        f"{RESULTS}/logs/manifest/{{ds}}.log",
+    conda:
+        "../envs/ffmpeg.yaml"
+    params:
+        script=script("manifest"),
+        kind=lambda wc: config["datasets"][wc.ds]["kind"],
+        shard_size=config["manifest"]["shard_size"],
+        world_root=lambda wc, input: Path(input.classes).parents[2],
+    shell:
+        "python {params.script} --kind {params.kind} --dataset {wildcards.ds}"
+        " --world-root {params.world_root} --shard-size {params.shard_size}"
+        " --out {output.csv} --report {output.report} > {log} 2>&1"

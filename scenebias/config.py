@@ -1,0 +1,120 @@
+"""Config validation: JSON schema with defaults, then the checks a schema cannot express.
+
+Called from `rules/common.smk` before any job is planned, and usable on its own:
+`python -m scenebias.config config.yaml` prints the completed config or the error.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config problem, with a message that names the offending key."""
+
+
+def _key_path(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _with_defaults(validator_class):
+    """A validator class that fills `default` values of properties while it validates (jsonschema FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def describe_error(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        if allowed:
+            return (
+                f"config key '{where}': unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
+    return f"config key '{where}': {error.message}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate in place, filling defaults; raise ConfigError naming the first bad key. Returns config."""
+    schema = schema if schema is not None else load_schema()
+    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
+    validator = validator_class(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
+    if errors:
+        raise ConfigError(describe_error(errors[0]))
+    _check_semantics(config)
+    return config
+
+
+def _check_range(value: list, key: str) -> None:
+    if value[0] > value[1]:
+        raise ConfigError(f"config key '{key}': range {value} has its lower bound above its upper bound")
+
+
+def _check_semantics(config: dict) -> None:
+    world = config["world"]
+    for key in ("scale", "speed", "speed_slow", "speed_fast"):
+        _check_range(world[key], f"world.{key}")
+    for name, target in world["targets"].items():
+        if name == "source":
+            raise ConfigError("config key 'world.targets.source': 'source' is reserved for the source dataset")
+        if target["scene"] >= world["n_scenes"]:
+            raise ConfigError(
+                f"config key 'world.targets.{name}.scene': scene {target['scene']} does not exist "
+                f"(world.n_scenes = {world['n_scenes']})"
+            )
+    for name, dataset in config["datasets"].items():
+        if dataset["kind"] == "synthetic" and name != "source" and name not in world["targets"]:
+            raise ConfigError(
+                f"config key 'datasets.{name}': a synthetic dataset must be 'source' or one of world.targets "
+                f"({', '.join(world['targets']) or 'none defined'})"
+            )
+
+
+def load_config(path: str | Path) -> dict:
+    with open(path) as fh:
+        config = yaml.safe_load(fh) or {}
+    try:
+        return validate_config(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m scenebias.config CONFIG.yaml", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(argv[0])
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    yaml.safe_dump(config, sys.stdout, sort_keys=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Frame extraction: one ffmpeg run per video, short side resized, JPEGs packed into one ZIP per video.
+
+A video that cannot be decoded (empty, truncated, not a video, no video stream, unknown codec) is recorded in
+the shard's index with status `failed` and its reason; with on_bad_video="fail" it stops the job instead.
+Stream facts (codec, size, fps) come from the header ffmpeg prints during the same run: no second process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import ffmpeg
+import pandas as pd
+from tqdm import tqdm
+
+from scenebias.framepack import write_pack
+from scenebias.media import ffmpeg_exe, last_error_lines, parse_input_stream
+
+log = logging.getLogger(__name__)
+
+INDEX_COLUMNS = [
+    "video_id", "status", "n_frames", "fps", "w", "h", "src_w", "src_h", "codec", "jpeg_qscale", "pack", "error",
+]  # fmt: skip
+# A video whose decoded frame count falls this far short of what its header promises is treated as truncated.
+TRUNCATION_TOLERANCE = 0.9
+
+
+class BadVideoError(RuntimeError):
+    pass
+
+
+@dataclass
+class FrameRecord:
+    video_id: str
+    status: str  # ok | failed
+    n_frames: int = 0
+    fps: float = 0.0
+    w: int = 0
+    h: int = 0
+    src_w: int = 0
+    src_h: int = 0
+    codec: str = ""
+    jpeg_qscale: int = 0
+    pack: str = ""
+    error: str = ""
+
+
+def extraction_command(video: Path, pattern: str, short_side: int, jpeg_qscale: int) -> list[str]:
+    """The ffmpeg command line that writes every decoded frame, short side resized, as numbered JPEGs.
+
+    The benchmark runs this very command as the bare-ffmpeg baseline, so both produce the same JPEGs.
+    """
+    s = short_side
+    stream = ffmpeg.input(str(video)).video.filter(
+        "scale", f"if(lt(iw,ih),{s},-2)", f"if(lt(iw,ih),-2,{s})", flags="area"
+    )
+    out = stream.output(pattern, start_number=0, fps_mode="passthrough", **{"q:v": jpeg_qscale, "f": "image2"})
+    args = out.global_args("-hide_banner", "-nostdin", "-nostats", "-threads", "1").compile(cmd=ffmpeg_exe())
+    return args
+
+
+def _frame_size(jpeg: Path) -> tuple[int, int]:
+    """(width, height) from a JPEG's SOF marker, without decoding it."""
+    data = jpeg.read_bytes()
+    i = 2
+    while i < len(data) - 9:
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        marker = data[i + 1]
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return 0, 0
+
+
+def extract_video(
+    video_id: str, video: Path, pack: Path, short_side: int, jpeg_qscale: int, workdir: Path | None = None
+) -> FrameRecord:
+    """Extract one video into a frame pack; never raises for a bad video, returns a `failed` record."""
+    record = FrameRecord(video_id=video_id, status="failed", jpeg_qscale=jpeg_qscale)
+    if not video.is_file():
+        record.error = f"file not found: {video}"
+        return record
+    if video.stat().st_size == 0:
+        record.error = "empty file (0 bytes)"
+        return record
+    with tempfile.TemporaryDirectory(prefix=f"frames-{video_id[:40]}-", dir=workdir) as tmp:
+        cmd = extraction_command(video, os.path.join(tmp, "%06d.jpg"), short_side, jpeg_qscale)
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        info = parse_input_stream(proc.stderr)
+        if info is not None:
+            record.codec, record.src_w, record.src_h, record.fps = info.codec, info.width, info.height, info.fps
+        jpegs = sorted(Path(tmp).glob("*.jpg"))
+        if proc.returncode != 0:
+            if info is None and "Invalid data" not in proc.stderr:
+                record.error = "no video stream | " + last_error_lines(proc.stderr)
+            else:
+                record.error = last_error_lines(proc.stderr)
+            return record
+        if not jpegs:
+            record.error = "no frames decoded | " + last_error_lines(proc.stderr)
+            return record
+        expected = info.duration * info.fps if info is not None else 0.0
+        if expected >= 2 and len(jpegs) < TRUNCATION_TOLERANCE * expected - 1:
+            record.error = (
+                f"truncated: decoded {len(jpegs)} of ~{expected:.0f} frames the header promises | "
+                + last_error_lines(proc.stderr)
+            )
+            return record
+        record.w, record.h = _frame_size(jpegs[0])
+        write_pack(jpegs, pack)
+    record.status, record.n_frames, record.pack = "ok", len(jpegs), pack.name
+    return record
+
+
+def extract_shard(
+    videos: pd.DataFrame,
+    dataset_root: Path,
+    pack_dir: Path,
+    short_side: int,
+    jpeg_qscale: int,
+    on_bad_video: str = "skip",
+    workers: int = 1,
+) -> pd.DataFrame:
+    """Extract every video of a shard (`videos` has video_id and path columns); returns the shard index."""
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    root = dataset_root.resolve()
+
+    def one(row) -> FrameRecord:
+        video = (root / row.path).resolve()
+        if not video.is_relative_to(root):
+            return FrameRecord(row.video_id, "failed", error=f"path escapes the dataset root: {row.path}")
+        return extract_video(row.video_id, video, pack_dir / f"{row.video_id}.zip", short_side, jpeg_qscale)
+
+    rows = list(videos.itertuples(index=False))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        records = list(tqdm(pool.map(one, rows), total=len(rows), desc="frames", unit="video", mininterval=2))
+    index = pd.DataFrame([asdict(r) for r in records], columns=INDEX_COLUMNS)
+    failed = index[index.status != "ok"]
+    for rec in failed.itertuples():
+        log.warning("video %s left out: %s", rec.video_id, rec.error)
+    if len(failed) and on_bad_video == "fail":
+        first = failed.iloc[0]
+        raise BadVideoError(
+            f"{len(failed)} video(s) could not be decoded, e.g. {first.video_id}: {first.error} "
+            "(set frames.on_bad_video: skip to record them and continue)"
+        )
+    return index
+
+
+def write_index(index: pd.DataFrame, path: Path) -> None:
+    """Write a CSV atomically, so a killed job never leaves a half index that looks complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    index.to_csv(tmp, index=False)
+    os.replace(tmp, path)
