@@ -96,7 +96,12 @@ def extract_video(
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
         info = parse_input_stream(proc.stderr)
         if info is not None:
-            record.codec, record.src_w, record.src_h, record.fps = info.codec, info.width, info.height, info.fps
+            record.codec, record.src_w, record.src_h, record.fps = (
+                info.codec,
+                info.width,
+                info.height,
+                info.fps,
+            )
         jpegs = sorted(Path(tmp).glob("*.jpg"))
         if proc.returncode != 0:
             if info is None and "Invalid data" not in proc.stderr:

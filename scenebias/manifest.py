@@ -105,5 +105,9 @@ def shard_names(manifest_csv: Path) -> list[str]:
 def write_manifest(manifest: pd.DataFrame, report: dict, out_csv: Path, report_json: Path) -> None:
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     manifest.to_csv(out_csv, index=False)
-    report = {**report, "shards": int(manifest["shard"].nunique()), "classes": int(manifest["label"].nunique())}
+    report = {
+        **report,
+        "shards": int(manifest["shard"].nunique()),
+        "classes": int(manifest["label"].nunique()),
+    }
     report_json.write_text(json.dumps(report, indent=1) + "\n")

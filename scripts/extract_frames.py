@@ -31,7 +31,13 @@ def main() -> None:
         sys.exit(f"error: shard {args.shard!r} is not in {args.manifest}")
     try:
         index = extract_shard(
-            videos, args.video_root, args.packs, args.short_side, args.jpeg_qscale, args.on_bad_video, args.workers
+            videos,
+            args.video_root,
+            args.packs,
+            args.short_side,
+            args.jpeg_qscale,
+            args.on_bad_video,
+            args.workers,
         )
     except BadVideoError as exc:
         sys.exit(f"error: {exc}")

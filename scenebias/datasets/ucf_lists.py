@@ -86,9 +86,7 @@ def read_ucf_style(list_dir: Path) -> pd.DataFrame:
             if row["path"] != rel:
                 raise ManifestError(f"{path}:{lineno}: video id {video_id!r} also listed as {row['path']!r}")
             if row.get(column):
-                raise ManifestError(
-                    f"{path}:{lineno}: {video_id!r} already has role {row[column]!r} in {column}"
-                )
+                raise ManifestError(f"{path}:{lineno}: {video_id!r} already has role {row[column]!r} in {column}")
             row[column] = match["set"]
     table = pd.DataFrame(list(rows.values()))
     split_columns = sorted(c for c in table.columns if c.startswith("split"))

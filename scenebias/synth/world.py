@@ -83,9 +83,7 @@ def target_classes(kind: str, world: dict) -> list[ClassSpec]:
     if kind == "speed":
         base = [ACTIONS_BY_NAME[n] for n in ("walk_left", "circle_cw", "squat_down")]
         return [
-            ClassSpec(f"{a.name}_{pace}", a, tuple(world[f"speed_{pace}"]))
-            for a in base
-            for pace in ("slow", "fast")
+            ClassSpec(f"{a.name}_{pace}", a, tuple(world[f"speed_{pace}"])) for a in base for pace in ("slow", "fast")
         ]
     raise ValueError(f"unknown target action set {kind!r}; expected source, fine or speed")
 

@@ -1,0 +1,124 @@
+#!/usr/bin/env python
+"""Frame extraction throughput: scenebias's extractor vs bare ffmpeg writing the same JPEGs from the same files.
+
+Both sides run the identical ffmpeg command line (scenebias.frames.extraction_command), one video at a time
+with the same number of parallel workers; ours adds stream parsing, packing into a ZIP and the index. The ratio
+(ours / bare, frames per second) is what matters: target >= 0.8. Runs alternate and the median is reported, since
+these machines are shared and noisy.
+
+    python bench/frames.py                       # generated 320x240 H.264 clips + small synthetic clips
+    python bench/frames.py --videos DIR          # also any folder of your own videos
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+
+from scenebias.frames import extract_shard, extraction_command  # noqa: E402
+from scenebias.manifest import find_videos  # noqa: E402
+from scenebias.media import ffmpeg_exe  # noqa: E402
+
+
+def make_videos(folder: Path, n: int, size: str, seconds: float) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"clip_{size}_{i:03d}.mp4"
+        src = f"testsrc2=size={size}:rate=25,hue=h={i * 37 % 360}"
+        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", src, "-t", str(seconds),
+               "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
+        subprocess.run(cmd, check=True)
+        paths.append(path)
+    return paths
+
+
+def run_ours(videos: list[Path], root: Path, out: Path, short_side: int, q: int, workers: int) -> int:
+    table = pd.DataFrame({"video_id": [f"v{i:05d}" for i in range(len(videos))],
+                          "path": [str(v.relative_to(root)) for v in videos]})  # fmt: skip
+    index = extract_shard(table, root, out, short_side, q, "skip", workers)
+    bad = index[index.status != "ok"]
+    if len(bad):
+        raise SystemExit(f"benchmark videos failed to extract: {bad[['video_id', 'error']].to_dict('records')}")
+    return int(index["n_frames"].sum())
+
+
+def run_bare(videos: list[Path], out: Path, short_side: int, q: int, workers: int) -> int:
+    def one(args):
+        i, video = args
+        folder = out / f"v{i:05d}"
+        folder.mkdir(parents=True)
+        cmd = extraction_command(video, str(folder / "%06d.jpg"), short_side, q)
+        subprocess.run(cmd, check=True, capture_output=True)
+        return len(list(folder.iterdir()))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(one, enumerate(videos)))
+
+
+def measure(videos: list[Path], root: Path, short_side: int, q: int, workers: int, repeats: int) -> dict:
+    ours, bare = [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            frames_bare = run_bare(videos, Path(tmp) / "bare", short_side, q, workers)
+            bare.append(frames_bare / (time.perf_counter() - t))
+            t = time.perf_counter()
+            frames_ours = run_ours(videos, root, Path(tmp) / "ours", short_side, q, workers)
+            ours.append(frames_ours / (time.perf_counter() - t))
+        assert frames_ours == frames_bare, (frames_ours, frames_bare)
+    return {
+        "videos": len(videos),
+        "frames": frames_ours,
+        "bare_fps": statistics.median(bare),
+        "ours_fps": statistics.median(ours),
+        "ratio": statistics.median(o / b for o, b in zip(ours, bare, strict=True)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=Path, help="an extra folder of videos to measure")
+    parser.add_argument("--short-side", type=int, default=128)
+    parser.add_argument("--jpeg-qscale", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("-n", type=int, default=30, help="generated videos per set")
+    args = parser.parse_args()
+
+    sets = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        sets["320x240 H.264, 2 s (generated)"] = (make_videos(root / "a", args.n, "320x240", 2), root, args.short_side)
+        sets["64x64 H.264, 8 frames (synthetic-world size)"] = (
+            make_videos(root / "b", args.n * 3, "64x64", 0.32), root, 32)  # fmt: skip
+        if args.videos:
+            found = sorted(args.videos / p for p in find_videos(args.videos))
+            sets[f"{args.videos} ({len(found)} videos)"] = (found, args.videos, args.short_side)
+        print(
+            f"# frame extraction: ours vs bare ffmpeg ({platform.node()}, {platform.processor() or platform.machine()},"
+            f" ffmpeg {ffmpeg_exe()}, workers={args.workers}, q:v={args.jpeg_qscale})"
+        )
+        print("| videos | short side | frames | bare ffmpeg (frames/s) | scenebias (frames/s) | ratio |")
+        print("|---|---|---|---|---|---|")
+        for name, (videos, vroot, short_side) in sets.items():
+            r = measure(videos, vroot, short_side, args.jpeg_qscale, args.workers, args.repeats)
+            print(
+                f"| {name} | {short_side} | {r['frames']} | {r['bare_fps']:.0f} | {r['ours_fps']:.0f} |"
+                f" {r['ratio']:.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

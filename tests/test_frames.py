@@ -1,0 +1,122 @@
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import make_video, testsrc
+from scenebias.framepack import count_frames, read_frames
+from scenebias.frames import BadVideoError, extract_shard, extract_video
+from scenebias.media import ffmpeg_exe
+
+GOOD = {
+    # name: (encoder options, expected frames, expected (w, h) at short side 32)
+    "h264.mp4": (testsrc() + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (42, 32)),
+    "xvid.avi": (testsrc() + ["-c:v", "mpeg4", "-vtag", "XVID"], 25, (42, 32)),
+    "mjpeg.avi": (testsrc() + ["-c:v", "mjpeg"], 25, (42, 32)),
+    "vp9.webm": (testsrc() + ["-c:v", "libvpx-vp9", "-b:v", "200k"], 25, (42, 32)),
+    "odd.mp4": (testsrc("63x47") + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (44, 32)),
+    "odd_mpeg4.avi": (testsrc("63x47") + ["-c:v", "mpeg4"], 25, (44, 32)),
+    "portrait.mp4": (testsrc("72x128") + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (32, 56)),
+    "one_frame.mp4": (testsrc() + ["-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"], 1, (42, 32)),
+}
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    """Good and bad videos, all made here with the real ffmpeg."""
+    root = tmp_path_factory.mktemp("videos")
+    for name, (args, _, _) in GOOD.items():
+        make_video(root / name, *args)
+    make_video(root / "whole.mp4", *testsrc(seconds=2), "-c:v", "libx264", "-pix_fmt", "yuv420p")
+    make_video(root / "whole_faststart.mp4", *testsrc(seconds=2), "-c:v", "libx264", "-movflags", "+faststart")
+    make_video(root / "whole.avi", *testsrc(seconds=2), "-c:v", "mpeg4")
+    for name in ("whole.mp4", "whole_faststart.mp4", "whole.avi"):
+        data = (root / name).read_bytes()
+        (root / f"truncated_{name}").write_bytes(data[: len(data) // 2])
+    make_video(root / "audio_only.mp4", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac")
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "text.mp4").write_text("this is a text file, not a video\n")
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_codecs_and_odd_sizes_extract(videos, tmp_path, name):
+    _, n_frames, (w, h) = GOOD[name]
+    record = extract_video("v", videos / name, tmp_path / "v.zip", short_side=32, jpeg_qscale=3)
+    assert record.status == "ok", record.error
+    assert (record.n_frames, record.w, record.h) == (n_frames, w, h)
+    assert record.fps == pytest.approx(25)
+    frames = read_frames(tmp_path / "v.zip")
+    assert frames.shape == (n_frames, h, w, 3)
+    assert count_frames(tmp_path / "v.zip") == n_frames
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("empty.mp4", "empty file"),
+        ("text.mp4", "Invalid data"),
+        ("audio_only.mp4", "no video stream"),
+        ("truncated_whole.mp4", "moov atom not found|Invalid data"),
+        ("truncated_whole_faststart.mp4", "truncated"),
+        ("truncated_whole.avi", "truncated"),
+        ("does_not_exist.mp4", "file not found"),
+    ],
+)
+def test_bad_videos_are_recorded_not_raised(videos, tmp_path, name, reason):
+    record = extract_video("v", videos / name, tmp_path / "v.zip", short_side=32, jpeg_qscale=3)
+    assert record.status == "failed"
+    assert pd.Series([record.error]).str.contains(reason).all(), record.error
+    assert not (tmp_path / "v.zip").exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary leftovers
+
+
+def test_pack_holds_the_same_jpegs_as_plain_ffmpeg(videos, tmp_path):
+    extract_video("v", videos / "h264.mp4", tmp_path / "v.zip", short_side=32, jpeg_qscale=2)
+    out = tmp_path / "plain"
+    out.mkdir()
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-threads", "1", "-i", str(videos / "h264.mp4"), "-vf",
+         "scale=if(lt(iw\\,ih)\\,32\\,-2):if(lt(iw\\,ih)\\,-2\\,32):flags=area", "-fps_mode", "passthrough",
+         "-q:v", "2", "-start_number", "0", str(out / "%06d.jpg")],
+        check=True,
+    )  # fmt: skip
+    with zipfile.ZipFile(tmp_path / "v.zip") as zf:
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in zf.infolist())
+        names = sorted(zf.namelist())
+        assert names == sorted(p.name for p in out.iterdir())
+        assert all(zf.read(n) == (out / n).read_bytes() for n in names)
+
+
+def test_frame_indices_are_zero_based_and_ordered(videos, tmp_path):
+    extract_video("v", videos / "h264.mp4", tmp_path / "v.zip", short_side=32, jpeg_qscale=2)
+    all_frames = read_frames(tmp_path / "v.zip")
+    some = read_frames(tmp_path / "v.zip", [0, 24, 3])
+    assert np.array_equal(some, all_frames[[0, 24, 3]])
+
+
+def shard_table(names):
+    return pd.DataFrame({"video_id": [Path(n).stem for n in names], "path": names})
+
+
+def test_shard_skips_bad_videos_and_keeps_the_good(videos, tmp_path):
+    names = ["h264.mp4", "empty.mp4", "xvid.avi", "text.mp4"]
+    index = extract_shard(shard_table(names), videos, tmp_path / "packs", 32, 2, "skip", workers=2)
+    assert index["video_id"].tolist() == ["h264", "empty", "xvid", "text"]
+    assert index["status"].tolist() == ["ok", "failed", "ok", "failed"]
+    assert sorted(p.name for p in (tmp_path / "packs").iterdir()) == ["h264.zip", "xvid.zip"]
+    assert (index.loc[index.status == "ok", "jpeg_qscale"] == 2).all()
+
+
+def test_on_bad_video_fail_raises_with_the_video_and_reason(videos, tmp_path):
+    with pytest.raises(BadVideoError, match=r"empty: empty file"):
+        extract_shard(shard_table(["h264.mp4", "empty.mp4"]), videos, tmp_path / "packs", 32, 2, "fail")
+
+
+def test_paths_escaping_the_root_are_refused(videos, tmp_path):
+    table = pd.DataFrame({"video_id": ["x"], "path": ["../../etc/passwd"]})
+    index = extract_shard(table, videos, tmp_path / "packs", 32, 2)
+    assert index.loc[0, "status"] == "failed" and "escapes" in index.loc[0, "error"]

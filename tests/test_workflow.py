@@ -1,0 +1,92 @@
+"""Runs the real Snakemake workflow on the smoke config in a temporary folder."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, tool
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
+    cmd = [tool("snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(configfile), "--cores", "2", *args]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}; empty when nothing would run."""
+    if "Nothing to be done" in dry_run_output:
+        return {}
+    table = dry_run_output.split("Job stats:", 1)[1]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.M))
+    counts.pop("total", None)
+    return {rule: int(n) for rule, n in counts.items()}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    import os
+    import sys
+
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    workdir = tmp_path_factory.mktemp("smoke")
+    config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    configfile = workdir / "smoke.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    snakemake(workdir, configfile, env=env)
+    return workdir, config, configfile, env
+
+
+def test_smoke_outputs(smoke_run):
+    workdir, config, _, _ = smoke_run
+    results = workdir / "results"
+    world = config["world"]
+    expected = {
+        "source": sum(world["source"].values()),
+        "fine": sum(world["targets"]["fine"][k] for k in ("train", "test")),
+    }
+    for ds, n_videos in expected.items():
+        manifest = pd.read_csv(results / ds / "manifest.csv", dtype={"shard": str})
+        assert len(manifest) == n_videos
+        assert manifest["shard"].value_counts().max() <= config["manifest"]["shard_size"]
+        index = pd.read_csv(results / ds / "frames" / "index.csv", dtype={"shard": str}, keep_default_na=False)
+        assert (index["status"] == "ok").all() and len(index) == n_videos
+        assert (index["n_frames"] == world["n_frames"]).all()
+        assert (index[["w", "h"]] == config["frames"]["short_side"]).all().all()
+        for row in index.itertuples():
+            assert (results / ds / "frames" / row.shard / "packs" / row.pack).is_file()
+        assert (results / "logs" / "frames" / ds / "merge.log").is_file()
+    source = pd.read_csv(results / "source" / "manifest.csv")
+    assert set(source["split1"]) == {"train", "test", "test_conflict", "test_masked", "test_noactor"}
+
+
+def test_rerun_does_nothing(smoke_run):
+    workdir, _, configfile, env = smoke_run
+    assert job_counts(snakemake(workdir, configfile, "-n", env=env).stdout) == {}
+
+
+def test_changing_a_frame_setting_reruns_only_frames(smoke_run):
+    workdir, config, _, env = smoke_run
+    changed = {**config, "frames": {**config["frames"], "short_side": 24}}
+    configfile = workdir / "smoke_24.yaml"
+    configfile.write_text(yaml.safe_dump(changed))
+    shards = sum(
+        pd.read_csv(workdir / "results" / ds / "manifest.csv", dtype={"shard": str})["shard"].nunique()
+        for ds in ("source", "fine")
+    )
+    counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
+    assert counts == {"extract_frames": shards, "merge_frame_index": 2, "all": 1}
+    video = next((workdir / "results" / "world" / "fine" / "videos").rglob("*.mp4"))
+    before = video.stat().st_mtime_ns
+    snakemake(workdir, configfile, env=env)
+    assert video.stat().st_mtime_ns == before  # the world was not re-rendered
+    index = pd.read_csv(workdir / "results" / "fine" / "frames" / "index.csv")
+    assert (index[["w", "h"]] == 24).all().all()
