@@ -13,6 +13,9 @@ include: "rules/common.smk"
 include: "rules/synth.smk"
 include: "rules/manifest.smk"
 include: "rules/frames.smk"
+include: "rules/fetch.smk"
+include: "rules/humans.smk"
+include: "rules/scene.smk"
 
 
 rule all:

@@ -17,6 +17,7 @@ except ConfigError as exc:
     raise WorkflowError(f"invalid config: {exc}") from None
 
 RESULTS = config["results"]
+RESOURCES = config["resources"]
 DATASETS = list(config["datasets"])
 SYNTHETIC = [d for d, spec in config["datasets"].items() if spec["kind"] == "synthetic"]
 
@@ -69,8 +70,148 @@ def frame_indexes(wildcards):
     ]
 
 
+def shard_files(pattern):
+    """Input function: `pattern` (with {ds} and {shard}) for every shard of the wildcard's dataset."""
+
+    def inputs(wildcards):
+        return [
+            pattern.format(ds=wildcards.ds, shard=s) for s in shards_of(wildcards.ds)
+        ]
+
+    return inputs
+
+
+def frames_of(shard_dir_pattern=f"{RESULTS}/{{ds}}/frames/{{shard}}"):
+    return {
+        "index": f"{shard_dir_pattern}/index.csv",
+        "packs": f"{shard_dir_pattern}/packs",
+    }
+
+
+# Downloads: name -> (url, sha256), for every backend whose config gives a url instead of a local file.
+DOWNLOADS = {}
+if config["scene"]["places365"]["url"]:
+    DOWNLOADS["places365_resnet50.pth.tar"] = (
+        config["scene"]["places365"]["url"],
+        config["scene"]["places365"]["sha256"],
+    )
+if config["humans"]["torchvision"]["url"]:
+    DOWNLOADS[f"torchvision_{config['humans']['torchvision']['model']}.pth"] = (
+        config["humans"]["torchvision"]["url"],
+        config["humans"]["torchvision"]["sha256"],
+    )
+
+
+def weights_file(section, key, download_name):
+    """The local weights file of a backend: the configured path, or where the fetch rule puts the download."""
+    entry = config[section][key]
+    if entry["weights"]:
+        if not Path(entry["weights"]).is_file():
+            raise WorkflowError(
+                f"config key '{section}.{key}.weights': {entry['weights']} does not exist; fix the path, "
+                f"or give url + sha256 to download the file"
+            )
+        return entry["weights"]
+    return f"{RESOURCES}/downloads/{download_name}"
+
+
+def truth_dir(ds):
+    """The synthetic world folder of a dataset (ground truth for quality measures), or None."""
+    if config["datasets"][ds]["kind"] == "synthetic":
+        return f"{RESULTS}/world/{ds}"
+    return None
+
+
+def human_box_inputs(wildcards):
+    inputs = frames_of()
+    inputs = {
+        k: v.format(ds=wildcards.ds, shard=wildcards.shard) for k, v in inputs.items()
+    }
+    backend = config["humans"]["backend"]
+    if backend == "torchvision":
+        name = f"torchvision_{config['humans']['torchvision']['model']}.pth"
+        inputs["weights"] = weights_file("humans", "torchvision", name)
+    elif backend == "detectron2" and config["humans"]["detectron2"]["weights"]:
+        inputs["weights"] = config["humans"]["detectron2"]["weights"]
+    elif backend == "oracle":
+        inputs["oracle"] = f"{truth_dir(wildcards.ds)}/actor_boxes.csv"
+    return inputs
+
+
+def human_box_options(wildcards, input):
+    if "weights" in input.keys():
+        return f"--weights {input.weights}"
+    if "oracle" in input.keys():
+        return f"--oracle-boxes {input.oracle}"
+    return ""
+
+
+def box_truth_option(wildcards):
+    folder = truth_dir(wildcards.ds)
+    return f"--truth-dir {folder}" if folder else ""
+
+
+SCENE = config["scene"]
+
+KMEANS_MODEL = f"{RESULTS}/scene_kmeans/model.npz"
+
+
+def scene_feature_inputs(wildcards):
+    inputs = {k: v.format(**wildcards) for k, v in frames_of().items()}
+    if SCENE["kmeans"]["mask_humans"]:
+        inputs["boxes"] = f"{RESULTS}/{wildcards.ds}/humans/{wildcards.shard}.npz"
+    return inputs
+
+
+def boxes_option(wildcards, input):
+    return f"--boxes {input.boxes}" if "boxes" in input.keys() else ""
+
+
+def kmeans_fit_features(wildcards):
+    ds = SCENE["kmeans"]["fit_on"]
+    pattern = f"{RESULTS}/{ds}/scene/features/{{shard}}.npz"
+    return [pattern.format(shard=s) for s in shards_of(ds)]
+
+
+def scene_label_inputs(wildcards):
+    if SCENE["backend"] == "kmeans":
+        return {
+            "features": f"{RESULTS}/{wildcards.ds}/scene/features/{wildcards.shard}.npz",
+            "model": KMEANS_MODEL,
+        }
+    inputs = {k: v.format(**wildcards) for k, v in frames_of().items()}
+    inputs["weights"] = weights_file("scene", "places365", "places365_resnet50.pth.tar")
+    if SCENE["places365"]["categories"]:
+        inputs["categories"] = SCENE["places365"]["categories"]
+    return inputs
+
+
+def scene_label_options(wildcards, input):
+    if SCENE["backend"] == "kmeans":
+        return (
+            f"--features {input.features} --model {input.model}"
+            f" --temperature {SCENE['kmeans']['temperature']}"
+        )
+    places = SCENE["places365"]
+    options = (
+        f"--index {input.index} --packs {input.packs} --weights {input.weights}"
+        f" --frames-per-video {SCENE['frames_per_video']}"
+        f" --batch-size {places['batch_size']} --device {places['device']}"
+    )
+    if "categories" in input.keys():
+        options += f" --categories {input.categories}"
+    return options
+
+
+def label_truth_option(wildcards):
+    folder = truth_dir(wildcards.ds)
+    return f"--truth {folder}/ground_truth.csv" if folder else ""
+
+
 def all_targets():
     targets = []
     for ds in DATASETS:
         targets.append(f"{RESULTS}/{ds}/frames/index.csv")
+        targets.append(f"{RESULTS}/{ds}/humans/quality.json")
+        targets.append(f"{RESULTS}/{ds}/scene/quality.json")
     return targets

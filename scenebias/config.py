@@ -85,6 +85,24 @@ def _check_semantics(config: dict) -> None:
                 f"config key 'world.targets.{name}.scene': scene {target['scene']} does not exist "
                 f"(world.n_scenes = {world['n_scenes']})"
             )
+    if config["scene"]["backend"] == "kmeans" and config["scene"]["kmeans"]["fit_on"] not in config["datasets"]:
+        raise ConfigError(
+            f"config key 'scene.kmeans.fit_on': dataset {config['scene']['kmeans']['fit_on']!r} is not in datasets"
+        )
+    for section, key in (("scene", "places365"), ("humans", "torchvision")):
+        entry = config[section][key]
+        if config[section]["backend"] == key and not entry["weights"] and not (entry["url"] and entry["sha256"]):
+            raise ConfigError(
+                f"config key '{section}.{key}': the {key} backend needs weights: set {section}.{key}.weights to a "
+                f"local file, or url together with sha256 to download it; offline alternative: "
+                f"{section}.backend: {'kmeans' if section == 'scene' else 'motion'}"
+            )
+    if config["humans"]["backend"] == "oracle":
+        non_synthetic = [d for d, spec in config["datasets"].items() if spec["kind"] != "synthetic"]
+        if non_synthetic:
+            raise ConfigError(
+                f"config key 'humans.backend': oracle boxes exist only for synthetic datasets, not {non_synthetic}"
+            )
     for name, dataset in config["datasets"].items():
         if dataset["kind"] == "synthetic" and name != "source" and name not in world["targets"]:
             raise ConfigError(

@@ -1,9 +1,11 @@
 """Runs the real Snakemake workflow on the smoke config in a temporary folder."""
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -64,6 +66,14 @@ def test_smoke_outputs(smoke_run):
         for row in index.itertuples():
             assert (results / ds / "frames" / row.shard / "packs" / row.pack).is_file()
         assert (results / "logs" / "frames" / ds / "merge.log").is_file()
+    scene = json.loads((results / "source" / "scene" / "quality.json").read_text())
+    assert scene["purity"] >= 0.8 and scene["videos"] == expected["source"]
+    boxes = json.loads((results / "source" / "humans" / "quality.json").read_text())
+    assert boxes["actor_pixel_recall"] >= 0.6
+    assert boxes["no_actor_videos_valid"] == 0.0  # backgrounds alone give no valid "person"
+    labels = np.load(results / "fine" / "scene" / "labels.npz")
+    assert labels["soft"].shape == (expected["fine"], config["scene"]["kmeans"]["k"] if "scene" in config else 8)
+    assert np.allclose(labels["soft"].sum(1), 1, atol=1e-5)
     source = pd.read_csv(results / "source" / "manifest.csv")
     assert set(source["split1"]) == {"train", "test", "test_conflict", "test_masked", "test_noactor"}
 
@@ -73,17 +83,57 @@ def test_rerun_does_nothing(smoke_run):
     assert job_counts(snakemake(workdir, configfile, "-n", env=env).stdout) == {}
 
 
-def test_changing_a_frame_setting_reruns_only_frames(smoke_run):
-    workdir, config, _, env = smoke_run
-    changed = {**config, "frames": {**config["frames"], "short_side": 24}}
-    configfile = workdir / "smoke_24.yaml"
-    configfile.write_text(yaml.safe_dump(changed))
-    shards = sum(
+def shard_count(workdir: Path, datasets=("source", "fine")) -> int:
+    return sum(
         pd.read_csv(workdir / "results" / ds / "manifest.csv", dtype={"shard": str})["shard"].nunique()
-        for ds in ("source", "fine")
+        for ds in datasets
     )
+
+
+def changed_config(workdir: Path, config: dict, name: str, section: str, **values) -> Path:
+    """A copy of the config with some keys of one section changed (nested one level: 'humans.motion')."""
+    changed = yaml.safe_load(yaml.safe_dump(config))
+    target = changed
+    for key in section.split("."):
+        target = target.setdefault(key, {})
+    target.update(values)
+    path = workdir / name
+    path.write_text(yaml.safe_dump(changed))
+    return path
+
+
+def test_changing_a_box_setting_reruns_only_boxes_and_dependants(smoke_run):
+    workdir, config, _, env = smoke_run
+    configfile = changed_config(workdir, config, "boxes.yaml", "humans.motion", diff_threshold=0.09)
+    shards = shard_count(workdir)
     counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
-    assert counts == {"extract_frames": shards, "merge_frame_index": 2, "all": 1}
+    assert counts == {
+        "human_boxes": shards,
+        "merge_human_boxes": 2,
+        "scene_features": shards,  # k-means features are computed on human-masked frames
+        "fit_scene_kmeans": 1,
+        "scene_labels": shards,
+        "merge_scene_labels": 2,
+        "all": 1,
+    }
+
+
+def test_changing_a_frame_setting_reruns_only_frames_and_dependants(smoke_run):
+    workdir, config, _, env = smoke_run
+    configfile = changed_config(workdir, config, "smoke_24.yaml", "frames", short_side=24)
+    shards = shard_count(workdir)
+    counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
+    assert counts == {
+        "extract_frames": shards,
+        "merge_frame_index": 2,
+        "human_boxes": shards,
+        "merge_human_boxes": 2,
+        "scene_features": shards,
+        "fit_scene_kmeans": 1,
+        "scene_labels": shards,
+        "merge_scene_labels": 2,
+        "all": 1,
+    }
     video = next((workdir / "results" / "world" / "fine" / "videos").rglob("*.mp4"))
     before = video.stat().st_mtime_ns
     snakemake(workdir, configfile, env=env)

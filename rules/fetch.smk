@@ -1,0 +1,20 @@
+# Downloads with a pinned sha256 (model weights), for configs that give a url instead of a local file.
+
+
+rule fetch:
+    output:
+        ensure(
+            f"{RESOURCES}/downloads/{{name}}",
+            sha256=lambda wc: DOWNLOADS[wc.name][1],
+        ),
+    log:
+        f"{RESOURCES}/logs/fetch/{{name}}.log",
+    conda:
+        "../envs/ffmpeg.yaml"
+    params:
+        script=script("fetch"),
+        url=lambda wc: DOWNLOADS[wc.name][0],
+        sha256=lambda wc: DOWNLOADS[wc.name][1],
+    shell:
+        "python {params.script} --url {params.url:q} --sha256 {params.sha256}"
+        " --out {output} > {log} 2>&1"

@@ -1,0 +1,47 @@
+# Per-frame human boxes per shard (motion, torchvision, detectron2 or oracle), merged per dataset with quality.
+
+
+rule human_boxes:
+    input:
+        unpack(human_box_inputs),
+    output:
+        f"{RESULTS}/{{ds}}/humans/{{shard}}.npz",
+    log:
+        f"{RESULTS}/logs/humans/{{ds}}/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/humans/{{ds}}/{{shard}}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        script=script("human_boxes"),
+        backend=config["humans"]["backend"],
+        stride=config["humans"]["stride"],
+        settings=json.dumps(
+            config["humans"].get(config["humans"]["backend"], {}), sort_keys=True
+        ),
+        options=human_box_options,
+    shell:
+        "python {params.script} --index {input.index} --packs {input.packs}"
+        " --backend {params.backend} --stride {params.stride} --settings {params.settings:q}"
+        " {params.options} --out {output} > {log} 2>&1"
+
+
+rule merge_human_boxes:
+    input:
+        shard_files(f"{RESULTS}/{{ds}}/humans/{{shard}}.npz"),
+    output:
+        boxes=f"{RESULTS}/{{ds}}/humans/boxes.npz",
+        quality=f"{RESULTS}/{{ds}}/humans/quality.json",
+    log:
+        f"{RESULTS}/logs/humans/{{ds}}/merge.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        script=script("merge_human_boxes"),
+        threshold=config["humans"]["score_threshold"],
+        valid_ratio=config["humans"]["valid_ratio"],
+        truth=box_truth_option,
+    shell:
+        "python {params.script} {input} --out {output.boxes} --quality {output.quality}"
+        " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
+        " {params.truth} > {log} 2>&1"

@@ -1,0 +1,1 @@
+"""Human boxes per frame: the paper's masking rule, and the backends that produce the boxes."""

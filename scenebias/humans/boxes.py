@@ -1,0 +1,179 @@
+"""The per-frame box format shared by every human-box backend, and the paper's masking rules.
+
+A boxes file (`.npz`) holds, for N videos with F frames in total and B boxes in total:
+
+    video_ids     (N,)    str
+    frame_offsets (N+1,)  int64   frames of video i are rows frame_offsets[i]:frame_offsets[i+1] of the frame arrays
+    box_offsets   (F+1,)  int64   boxes of frame f (global row) are rows box_offsets[f]:box_offsets[f+1] of `boxes`
+    boxes         (B, 5)  float32 x1, y1, x2, y2, score in frame-pack pixels (x2, y2 exclusive)
+    carried       (F,)    bool    True where the frame was skipped (stride) and its boxes copied from the nearest
+                                  processed frame
+    frame_sizes   (N, 2)  int32   (w, h) of each video's frames
+
+Frame indices are those of the frame packs, so boxes line up with every other stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+PAPER_SCORE_THRESHOLD = 0.3  # official code: boxes with score >= 0.3 are filled
+PAPER_VALID_RATIO = 0.7  # official code: a video is kept for the masked branch if >= 70 % of frames have a box
+
+
+@dataclass
+class VideoBoxes:
+    """Boxes of one video: a list with one (M_t, 5) array per frame."""
+
+    video_id: str
+    frames: list[np.ndarray]
+    size: tuple[int, int]  # (w, h)
+    carried: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+    def __post_init__(self):
+        if len(self.carried) != len(self.frames):
+            self.carried = np.zeros(len(self.frames), bool)
+
+
+def empty_boxes() -> np.ndarray:
+    return np.zeros((0, 5), np.float32)
+
+
+def processed_frames(n_frames: int, stride: int) -> np.ndarray:
+    """Indices of the frames a backend runs on: every stride-th, always including the last one."""
+    idx = np.arange(0, n_frames, max(1, stride))
+    if n_frames and idx[-1] != n_frames - 1:
+        idx = np.append(idx, n_frames - 1)
+    return idx
+
+
+def carry_to_all_frames(
+    n_frames: int, processed: np.ndarray, boxes: list[np.ndarray]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per-frame boxes for every frame: skipped frames take the boxes of the nearest processed frame."""
+    processed = np.asarray(processed)
+    nearest = np.abs(np.arange(n_frames)[:, None] - processed[None, :]).argmin(1)
+    out = [boxes[j] for j in nearest]
+    carried = ~np.isin(np.arange(n_frames), processed)
+    return out, carried
+
+
+def save_boxes(path: Path, videos: list[VideoBoxes]) -> None:
+    frame_counts = [len(v.frames) for v in videos]
+    per_frame = [f for v in videos for f in v.frames]
+    box_counts = [len(f) for f in per_frame]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez_compressed(
+        tmp,
+        video_ids=np.array([v.video_id for v in videos], dtype=str),
+        frame_offsets=np.concatenate([[0], np.cumsum(frame_counts)]).astype(np.int64),
+        box_offsets=np.concatenate([[0], np.cumsum(box_counts)]).astype(np.int64),
+        boxes=np.concatenate(per_frame).astype(np.float32) if per_frame else empty_boxes(),
+        carried=np.concatenate([v.carried for v in videos]).astype(bool) if videos else np.zeros(0, bool),
+        frame_sizes=np.array([v.size for v in videos], dtype=np.int32).reshape(-1, 2),
+    )
+    tmp.replace(path)
+
+
+def load_boxes(path: Path) -> dict[str, VideoBoxes]:
+    """All videos of a boxes file, by id."""
+    with np.load(path) as data:
+        ids = data["video_ids"].tolist()
+        fo, bo, boxes = data["frame_offsets"], data["box_offsets"], data["boxes"]
+        carried, sizes = data["carried"], data["frame_sizes"]
+    out = {}
+    for i, vid in enumerate(ids):
+        frames = [boxes[bo[f] : bo[f + 1]] for f in range(fo[i], fo[i + 1])]
+        out[vid] = VideoBoxes(vid, frames, tuple(int(s) for s in sizes[i]), carried[fo[i] : fo[i + 1]].copy())
+    return out
+
+
+def merge_box_files(paths: list[Path], out: Path) -> None:
+    videos = []
+    for p in paths:
+        videos.extend(load_boxes(p).values())
+    save_boxes(out, videos)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The paper's rules (vt-vl-lab/SDN datasets/kinetics.py): fill boxes with the frame's mean colour; keep a video
+# for the masked branch only if enough of its frames have a confident detection.
+
+
+def mask_humans(frames: np.ndarray, boxes: list[np.ndarray], threshold: float = PAPER_SCORE_THRESHOLD) -> np.ndarray:
+    """Frames (T, H, W, C) with every box of score >= threshold filled with that frame's mean colour.
+
+    The mean is taken over the whole frame *before* masking and rounded for integer frames, as the official
+    code does; frames without a box stay unchanged.
+    """
+    out = frames.copy()
+    h, w = frames.shape[1:3]
+    for t, frame_boxes in enumerate(boxes):
+        keep = frame_boxes[frame_boxes[:, 4] >= threshold] if len(frame_boxes) else frame_boxes
+        if not len(keep):
+            continue
+        mean = frames[t].reshape(-1, frames.shape[-1]).mean(0)
+        if np.issubdtype(frames.dtype, np.integer):
+            mean = np.round(mean)
+        for x1, y1, x2, y2, _ in keep:
+            xa, ya = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
+            xb, yb = int(min(w, np.ceil(x2))), int(min(h, np.ceil(y2)))
+            out[t, ya:yb, xa:xb] = mean.astype(frames.dtype)
+    return out
+
+
+def frames_with_detection(boxes: list[np.ndarray], threshold: float = PAPER_SCORE_THRESHOLD) -> np.ndarray:
+    return np.array([bool(len(b)) and bool((b[:, 4] >= threshold).any()) for b in boxes])
+
+
+def is_valid_video(
+    boxes: list[np.ndarray], threshold: float = PAPER_SCORE_THRESHOLD, ratio: float = PAPER_VALID_RATIO
+) -> bool:
+    """The official rule: at least `ratio` of the frames have a box with score >= threshold."""
+    if not boxes:
+        return False
+    return float(frames_with_detection(boxes, threshold).mean()) >= ratio
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Quality against ground truth (synthetic world)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def union_box(boxes: np.ndarray) -> np.ndarray:
+    return np.array([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()])
+
+
+def actor_coverage(
+    boxes: list[np.ndarray], masks: np.ndarray, threshold: float = PAPER_SCORE_THRESHOLD
+) -> tuple[int, int, list[float]]:
+    """Against ground-truth actor masks (T, H, W) at the boxes' scale, over the frames that show the actor:
+    (actor pixels inside a kept box, actor pixels in all, per-frame IoU of the kept boxes' union with the
+    ground-truth actor box). Callers sum the pixel counts over videos to get the actor-pixel recall."""
+    covered = total = 0
+    ious = []
+    h, w = masks.shape[1:]
+    for frame_boxes, mask in zip(boxes, masks, strict=True):
+        if not mask.any():
+            continue
+        keep = frame_boxes[frame_boxes[:, 4] >= threshold] if len(frame_boxes) else frame_boxes
+        inside = np.zeros((h, w), bool)
+        for x1, y1, x2, y2, _ in keep:
+            inside[int(max(0, np.floor(y1))) : int(np.ceil(y2)), int(max(0, np.floor(x1))) : int(np.ceil(x2))] = True
+        covered += int((inside & mask).sum())
+        total += int(mask.sum())
+        ys, xs = np.nonzero(mask)
+        truth = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float)
+        ious.append(box_iou(union_box(keep), truth) if len(keep) else 0.0)
+    return covered, total, ious

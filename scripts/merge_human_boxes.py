@@ -1,0 +1,31 @@
+#!/usr/bin/env python
+"""Merge a dataset's per-shard human boxes and write their quality report (valid videos; recall/IoU on synthetic)."""
+
+import argparse
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+from scenebias.cli import setup_logging
+from scenebias.humans.boxes import merge_box_files
+from scenebias.humans.stage import box_quality, write_json
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("shards", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--quality", type=Path, required=True)
+    parser.add_argument("--score-threshold", type=float, required=True)
+    parser.add_argument("--valid-ratio", type=float, required=True)
+    parser.add_argument("--truth-dir", type=Path, help="synthetic dataset folder with actor_masks.npz")
+    args = parser.parse_args()
+    setup_logging()
+    merge_box_files(args.shards, args.out)
+    report = box_quality(args.out, args.score_threshold, args.valid_ratio, args.truth_dir)
+    write_json(args.quality, report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
