@@ -16,6 +16,9 @@ include: "rules/frames.smk"
 include: "rules/fetch.smk"
 include: "rules/humans.smk"
 include: "rules/scene.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -8,6 +8,13 @@ sys.path.insert(0, workflow.basedir)
 
 from scenebias.config import ConfigError, load_schema, validate_config
 from scenebias.manifest import shard_names
+from scenebias.runs import (
+    finetune_inits,
+    finetune_runs,
+    finetune_settings,
+    pretrain_runs,
+    pretrain_settings,
+)
 
 try:
     validate_config(
@@ -22,9 +29,21 @@ DATASETS = list(config["datasets"])
 SYNTHETIC = [d for d, spec in config["datasets"].items() if spec["kind"] == "synthetic"]
 
 
+SOURCE = config["pretrain"]["dataset"]
+VARIANTS = list(config["pretrain"]["variants"])
+INITS = finetune_inits(config)
+TARGETS = list(config["finetune"]["targets"])
+GPUS = config["compute"]["gpus"]
+
+
 wildcard_constraints:
     ds="|".join(DATASETS),
     shard=r"\d{4}",
+    variant="|".join(VARIANTS),
+    init="|".join(INITS),
+    tgt="|".join(TARGETS) or "no-target",
+    seed=r"\d+",
+    split=r"\d+",
 
 
 def script(name):
@@ -208,10 +227,98 @@ def label_truth_option(wildcards):
     return f"--truth {folder}/ground_truth.csv" if folder else ""
 
 
+def dataset_files(ds):
+    return {
+        "manifest": f"{RESULTS}/{ds}/manifest.csv",
+        "frames": f"{RESULTS}/{ds}/frames/index.csv",
+    }
+
+
+def launcher():
+    """python, or torchrun with one process per GPU when a training job asks for several (DDP)."""
+    if GPUS > 1:
+        return f"torchrun --standalone --nproc_per_node {GPUS}"
+    return "python"
+
+
+def pretrain_inputs(wildcards):
+    settings = pretrain_settings(config, wildcards.variant, int(wildcards.seed))
+    inputs = dataset_files(SOURCE)
+    if settings["scene_weight"] > 0:
+        inputs["scene"] = f"{RESULTS}/{SOURCE}/scene/labels.npz"
+    if settings["mask_weight"] > 0:
+        inputs["boxes"] = f"{RESULTS}/{SOURCE}/humans/boxes.npz"
+    init = config["pretrain"]["variants"][wildcards.variant].get("init_from")
+    if init:
+        inputs["init"] = (
+            f"{RESULTS}/{SOURCE}/pretrain/{init}/seed{wildcards.seed}/model.pt"
+        )
+    return inputs
+
+
+def train_options(wildcards, input):
+    options = []
+    for key, flag in (
+        ("scene", "--scene-labels"),
+        ("boxes", "--boxes"),
+        ("init", "--init"),
+    ):
+        if key in input.keys():
+            options.append(f"{flag} {input[key]}")
+    return " ".join(options)
+
+
+def finetune_inputs(wildcards):
+    inputs = dataset_files(wildcards.tgt)
+    if wildcards.init != "scratch":
+        inputs["init"] = (
+            f"{RESULTS}/{SOURCE}/pretrain/{wildcards.init}/seed{wildcards.seed}/model.pt"
+        )
+    return inputs
+
+
+def b_scene_inputs(wildcards):
+    if config["scene"]["backend"] == "kmeans":
+        pattern = f"{RESULTS}/{wildcards.ds}/scene/features/{{shard}}.npz"
+        files = [pattern.format(shard=s) for s in shards_of(wildcards.ds)]
+    else:
+        files = [f"{RESULTS}/{wildcards.ds}/scene/labels.npz"]
+    return {"features": files, "manifest": f"{RESULTS}/{wildcards.ds}/manifest.csv"}
+
+
+def finetune_evals():
+    return [
+        f"{RESULTS}/{r.target}/finetune/{r.init}/split{r.split}/seed{r.seed}/eval.json"
+        for r in finetune_runs(config)
+    ]
+
+
+def bias_files():
+    return [
+        f"{RESULTS}/{SOURCE}/bias/{variant}/seed{seed}.json"
+        for variant, seed in pretrain_runs(config)
+    ]
+
+
+def pretrain_logs():
+    return [
+        f"{RESULTS}/{SOURCE}/pretrain/{variant}/seed{seed}/log.csv"
+        for variant, seed in pretrain_runs(config)
+    ]
+
+
+def b_scene_files():
+    return [f"{RESULTS}/{ds}/bias/b_scene.json" for ds in [SOURCE, *TARGETS]]
+
+
 def all_targets():
     targets = []
     for ds in DATASETS:
         targets.append(f"{RESULTS}/{ds}/frames/index.csv")
         targets.append(f"{RESULTS}/{ds}/humans/quality.json")
         targets.append(f"{RESULTS}/{ds}/scene/quality.json")
+    if TARGETS:
+        targets.append(f"{RESULTS}/report/results.md")
+    else:
+        targets += bias_files()
     return targets

@@ -103,12 +103,38 @@ def _check_semantics(config: dict) -> None:
             raise ConfigError(
                 f"config key 'humans.backend': oracle boxes exist only for synthetic datasets, not {non_synthetic}"
             )
+    variants = config["pretrain"]["variants"]
+    if config["pretrain"]["dataset"] not in config["datasets"]:
+        raise ConfigError(f"config key 'pretrain.dataset': {config['pretrain']['dataset']!r} is not in datasets")
+    for name, variant in variants.items():
+        init = variant.get("init_from")
+        if init is not None and init not in variants:
+            raise ConfigError(f"config key 'pretrain.variants.{name}.init_from': no variant named {init!r}")
+        if init is not None and not set(variant["seeds"]) <= set(variants[init]["seeds"]):
+            raise ConfigError(
+                f"config key 'pretrain.variants.{name}.seeds': every seed needs a {init!r} model of the same seed"
+            )
+    _check_init_cycles(variants)
+    for name in config["finetune"]["targets"]:
+        if name not in config["datasets"]:
+            raise ConfigError(f"config key 'finetune.targets.{name}': no dataset named {name!r}")
     for name, dataset in config["datasets"].items():
         if dataset["kind"] == "synthetic" and name != "source" and name not in world["targets"]:
             raise ConfigError(
                 f"config key 'datasets.{name}': a synthetic dataset must be 'source' or one of world.targets "
                 f"({', '.join(world['targets']) or 'none defined'})"
             )
+
+
+def _check_init_cycles(variants: dict) -> None:
+    for start in variants:
+        seen, current = [start], variants[start].get("init_from")
+        while current is not None:
+            if current in seen:
+                chain = " -> ".join([*seen, current])
+                raise ConfigError(f"config key 'pretrain.variants.{start}.init_from': a cycle ({chain})")
+            seen.append(current)
+            current = variants[current].get("init_from")
 
 
 def load_config(path: str | Path) -> dict:

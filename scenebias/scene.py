@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PLACES365_CLASSES = 365
+KMEANS_STD_FLOOR = 1e-2  # smallest per-feature scale used to standardise k-means features (see fit_kmeans)
 
 
 def sample_indices(n_frames: int, n: int) -> list[int]:
@@ -103,7 +104,9 @@ def video_features(
             frames = mask_humans(frames, [boxes[row.video_id].frames[i] for i in idx], threshold)
         ids.append(row.video_id)
         feats.append(np.mean([frame_features(f) for f in frames], axis=0))
-    return ids, np.asarray(feats, np.float32).reshape(len(ids), -1)
+    if not ids:  # a shard whose videos all failed extraction: no rows, but the right width
+        return ids, np.zeros((0, frame_features(np.zeros((2, 2, 3), np.uint8)).size), np.float32)
+    return ids, np.asarray(feats, np.float32)
 
 
 def fit_kmeans(features: np.ndarray, k: int, seed: int) -> dict[str, np.ndarray]:
@@ -112,7 +115,10 @@ def fit_kmeans(features: np.ndarray, k: int, seed: int) -> dict[str, np.ndarray]
 
     if len(features) < k:
         raise ValueError(f"k-means with k={k} needs at least {k} videos to fit on, got {len(features)}")
-    mean, std = features.mean(0), features.std(0) + 1e-6
+    # Floor the scale: a feature that barely varies over the fitting videos (e.g. a hue bin no scene uses) would
+    # otherwise be divided by ~0, and any trace of it in a new frame would swamp every centroid distance alike,
+    # flattening that frame's soft label towards uniform. The features are fractions and ratios of order 0.1-1.
+    mean, std = features.mean(0), np.maximum(features.std(0), KMEANS_STD_FLOOR)
     model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit((features - mean) / std)
     return {"mean": mean, "std": std, "centroids": model.cluster_centers_.astype(np.float32)}
 
@@ -140,13 +146,24 @@ def load_places365(weights: Path):
     import torch
     from torchvision.models import resnet50
 
-    checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch's messages (zip/EOF/pickle errors) do not name the file
+        raise ValueError(
+            f"{weights}: cannot be read as a PyTorch checkpoint ({type(exc).__name__}: {exc}); the file is "
+            "truncated, corrupt or not a .pth.tar: compare its sha256 with the published one"
+        ) from exc
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{weights}: not a Places365 checkpoint (expected a dict with 'state_dict')")
     state = {k.removeprefix("module."): v for k, v in state.items()}
     model = resnet50(weights=None, num_classes=PLACES365_CLASSES)
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches raise even with strict=False (e.g. an ImageNet 1000-class fc)
+        raise ValueError(f"{weights}: does not match a ResNet-50 with {PLACES365_CLASSES} classes: {exc}") from exc
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
             f"{weights}: does not match a ResNet-50 with {PLACES365_CLASSES} classes; missing keys "
@@ -157,14 +174,17 @@ def load_places365(weights: Path):
 
 def read_places365_categories(path: Path) -> list[str]:
     """Class names from `categories_places365.txt` ("/a/airfield 0" per line), in index order."""
-    names = {}
+    names, seen = {}, {}
     for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()
         if len(parts) != 2 or not parts[1].isdigit():
             raise ValueError(f"{path}:{lineno}: expected '<category> <index>', got {line!r}")
-        names[int(parts[1])] = parts[0]
+        index = int(parts[1])
+        if index in seen:
+            raise ValueError(f"{path}:{lineno}: index {index} already given on line {seen[index]}")
+        names[index], seen[index] = parts[0], lineno
     if sorted(names) != list(range(len(names))):
         raise ValueError(f"{path}: category indices must run 0..{len(names) - 1}")
     return [names[i] for i in range(len(names))]
@@ -195,13 +215,11 @@ def places365_soft_labels(
     pending: list[tuple[str, np.ndarray]] = []
 
     def flush():
-        frames = np.concatenate([f for _, f in pending])
+        # Preprocess per video before batching: videos of one shard may differ in size (aspect ratio).
         with torch.inference_mode():
+            x = torch.cat([places365_preprocess(f) for _, f in pending])
             probs = torch.cat(
-                [
-                    model(places365_preprocess(frames[i : i + batch_size]).to(device)).softmax(1).cpu()
-                    for i in range(0, len(frames), batch_size)
-                ]
+                [model(x[i : i + batch_size].to(device)).softmax(1).cpu() for i in range(0, len(x), batch_size)]
             ).numpy()
         start = 0
         for vid, f in pending:
@@ -218,7 +236,9 @@ def places365_soft_labels(
             flush()
     if pending:
         flush()
-    return ids, np.asarray(soft, np.float32).reshape(len(ids), -1)
+    if not ids:  # a shard whose videos all failed extraction
+        return ids, np.zeros((0, PLACES365_CLASSES), np.float32)
+    return ids, np.asarray(soft, np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -236,7 +256,7 @@ def label_quality(labels_npz: Path, truth_csv: Path | None) -> dict:
         truth = pd.read_csv(truth_csv).set_index("video_id").loc[labels["video_ids"], "scene"].to_numpy()
         pred = labels["top1"]
         table = pd.crosstab(pred, truth)
-        report["purity"] = float(table.max(1).sum() / len(pred))
+        report["purity"] = float(table.max(axis=1).sum() / len(pred))
         report["nmi"] = float(normalized_mutual_info_score(truth, pred))
         report["true_scenes"] = int(len(np.unique(truth)))
     return report

@@ -56,10 +56,23 @@ def build_torchvision_detector(name: str, weights_path: str | None, short_side: 
         box_score_thresh=min_score,
     )
     if weights_path is not None:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # torch's messages (zip/EOF/pickle errors) do not name the file
+            raise ValueError(
+                f"{weights_path}: cannot be read as a PyTorch state dict ({type(exc).__name__}: {exc}); the file "
+                "is truncated, corrupt or not a .pth: compare its sha256 with the published one"
+            ) from exc
         if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
             state = state["model"]
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        if not isinstance(state, dict):
+            raise ValueError(f"{weights_path}: not a state dict (got {type(state).__name__})")
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shape mismatches raise even with strict=False
+            raise ValueError(f"{weights_path} does not match torchvision's {name}: {exc}") from exc
         if missing or unexpected:
             raise ValueError(
                 f"{weights_path} does not match torchvision's {name}: missing keys {missing[:5]}"

@@ -1,0 +1,47 @@
+# The results table, bias tables and plots; `snakemake --report report.html` collects the marked outputs.
+
+
+rule report:
+    input:
+        evals=finetune_evals(),
+        bias=bias_files(),
+        b_scene=b_scene_files(),
+        logs=pretrain_logs(),
+    output:
+        md=report(
+            f"{RESULTS}/report/results.md",
+            category="Results",
+            labels={"table": "results (Markdown)"},
+        ),
+        csv=report(
+            f"{RESULTS}/report/results.csv",
+            category="Results",
+            labels={"table": "transfer summary (CSV)"},
+        ),
+        tex=f"{RESULTS}/report/results.tex",
+        runs=f"{RESULTS}/report/runs.csv",
+        bias_plot=report(
+            f"{RESULTS}/report/bias_measures.png",
+            category="Plots",
+            labels={"plot": "bias measures"},
+        ),
+        curves=report(
+            f"{RESULTS}/report/training_curves.png",
+            category="Plots",
+            labels={"plot": "training curves"},
+        ),
+    log:
+        f"{RESULTS}/logs/report.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        script=script("report"),
+        order=INITS,
+        targets=TARGETS,
+        published="--published" if config["report"]["published"] else "",
+        out_dir=lambda wc, output: Path(output.md).parent,
+    shell:
+        "python {params.script} --evals {input.evals} --bias {input.bias}"
+        " --b-scene {input.b_scene} --logs {input.logs} --order {params.order}"
+        " --targets {params.targets} {params.published}"
+        " --out-dir {params.out_dir} > {log} 2>&1"

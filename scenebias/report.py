@@ -1,0 +1,238 @@
+"""The results table and report: transfer accuracy with mean ± std over seeds and splits, paired differences to
+the baseline, the bias measures and B_scene, as CSV, Markdown, LaTeX and plots."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# Published numbers (top-1 %, 3D-ResNet-18 pretrained on Mini-Kinetics-200; authors' poster, DESIGN.md §2).
+PUBLISHED = {
+    "baseline": {"ucf101": 83.5, "hmdb51": 53.6, "diving48": 18.0},
+    "sdn": {"ucf101": 84.5, "hmdb51": 56.7, "diving48": 20.5},
+}
+PUBLISHED_HMDB51_ABLATION = {"baseline": 53.6, "mask_conf": 55.1, "scene_adv": 56.2, "sdn": 56.7}
+
+FINETUNE_PATH = re.compile(r"(?P<target>[^/]+)/finetune/(?P<init>[^/]+)/split(?P<split>\d+)/seed(?P<seed>\d+)/")
+BIAS_PATH = re.compile(r"(?P<dataset>[^/]+)/bias/(?P<variant>[^/]+)/seed(?P<seed>\d+)\.json$")
+PRETRAIN_LOG = re.compile(r"pretrain/(?P<variant>[^/]+)/seed(?P<seed>\d+)/log\.csv$")
+
+BIAS_COLUMNS = {
+    "in_dist_acc": "in-dist. acc",
+    "conflict_acc": "bias-conflicting acc",
+    "worst_group_acc": "worst-group acc",
+    "conflict_home_rate": "conflict → home-action rate ↓",
+    "actor_masked_home_prob": "home-action prob., actor masked ↓",
+    "no_actor_home_prob": "home-action prob., no actor ↓",
+    "human_masked_acc": "human-masked acc*",
+    "static_clip_acc": "static-clip acc",
+    "scene_leakage_acc": "scene leakage (fresh probe) ↓",
+}
+
+
+def finetune_table(eval_paths: list[Path]) -> pd.DataFrame:
+    rows = []
+    for path in eval_paths:
+        match = FINETUNE_PATH.search(Path(path).as_posix())
+        if match is None:
+            raise ValueError(f"{path}: not a fine-tuning eval.json path (<target>/finetune/<init>/split<k>/seed<s>/)")
+        record = json.loads(Path(path).read_text())
+        rows.append(
+            {
+                "target": match["target"],
+                "init": match["init"],
+                "split": int(match["split"]),
+                "seed": int(match["seed"]),
+                "video_top1": record["video_top1"],
+                "clip_top1": record["clip_top1"],
+                "n_videos": record["n_videos"],
+                "path": str(path),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def mean_std(values) -> tuple[float, float, int]:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return float("nan"), float("nan"), 0
+    arr = np.asarray(values, float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else float("nan"), len(arr)
+
+
+def transfer_summary(runs: pd.DataFrame, order: list[str], baseline: str = "baseline") -> pd.DataFrame:
+    """Per (init, target): mean ± std of video top-1 over seeds and splits, and the paired difference to the
+    baseline over the (split, seed) pairs both have."""
+    out = []
+    for (init, target), group in runs.groupby(["init", "target"], sort=False):
+        mean, std, n = mean_std(group["video_top1"])
+        row = {"init": init, "target": target, "mean": mean, "std": std, "n": n}
+        base = runs[(runs["init"] == baseline) & (runs["target"] == target)]
+        if init != baseline and len(base):
+            paired = group.merge(base, on=["split", "seed"], suffixes=("", "_base"))
+            row["diff_mean"], row["diff_std"], row["n_pairs"] = mean_std(
+                paired["video_top1"] - paired["video_top1_base"]
+            )
+        out.append(row)
+    table = pd.DataFrame(out)
+    rank = {name: i for i, name in enumerate(order)}
+    return table.sort_values(["init", "target"], key=lambda s: s.map(rank) if s.name == "init" else s, kind="stable")
+
+
+def bias_table(paths: list[Path]) -> pd.DataFrame:
+    rows = []
+    for path in paths:
+        match = BIAS_PATH.search(Path(path).as_posix())
+        if match is None:
+            raise ValueError(f"{path}: not a bias-measures path (<dataset>/bias/<variant>/seed<s>.json)")
+        record = json.loads(Path(path).read_text())
+        rows.append({"variant": match["variant"], "seed": int(match["seed"]), **record})
+    return pd.DataFrame(rows)
+
+
+def fmt(mean: float, std: float, n: int, percent: bool = True) -> str:
+    if n == 0 or math.isnan(mean):
+        return "–"
+    scale = 100 if percent else 1
+    digits = 1 if percent else 3
+    text = f"{mean * scale:.{digits}f}"
+    if n > 1 and not math.isnan(std):
+        text += f" ± {std * scale:.{digits}f}"
+    return f"{text} (n={n})"
+
+
+def transfer_markdown(summary: pd.DataFrame, targets: list[str], order: list[str], published: bool) -> str:
+    header = "| pretraining | " + " | ".join(targets) + " |"
+    lines = [header, "|---" * (len(targets) + 1) + "|"]
+    for init in order:
+        cells = []
+        for target in targets:
+            row = summary[(summary["init"] == init) & (summary["target"] == target)]
+            if row.empty:
+                cells.append("–")
+                continue
+            r = row.iloc[0]
+            cell = fmt(r["mean"], r["std"], int(r["n"]))
+            if "diff_mean" in r and not pd.isna(r.get("diff_mean")):
+                cell += f"; Δ {r['diff_mean'] * 100:+.1f}"
+                if r["n_pairs"] > 1 and not pd.isna(r["diff_std"]):
+                    cell += f" ± {r['diff_std'] * 100:.1f}"
+            cells.append(cell)
+        lines.append(f"| {init} | " + " | ".join(cells) + " |")
+    if published:
+        for name, numbers in PUBLISHED.items():
+            cells = [f"{numbers[t]:.1f}" if t in numbers else "–" for t in targets]
+            lines.append(f"| {name} (published) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bias_markdown(bias: pd.DataFrame, order: list[str]) -> str:
+    columns = [c for c in BIAS_COLUMNS if c in bias.columns and bias[c].notna().any()]
+    lines = ["| pretraining | " + " | ".join(BIAS_COLUMNS[c] for c in columns) + " |"]
+    lines.append("|---" * (len(columns) + 1) + "|")
+    for variant in [v for v in order if v in set(bias["variant"])]:
+        group = bias[bias["variant"] == variant]
+        cells = [fmt(*mean_std(group[c].tolist())) for c in columns]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bias_summary(bias: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for variant, group in bias.groupby("variant", sort=False):
+        for column in BIAS_COLUMNS:
+            if column in group.columns:
+                mean, std, n = mean_std(group[column].tolist())
+                rows.append({"variant": variant, "measure": column, "mean": mean, "std": std, "n": n})
+    return pd.DataFrame(rows)
+
+
+def b_scene_markdown(paths: list[Path]) -> str:
+    lines = ["| dataset | probe acc | chance | B_scene | B_scene / ln(#classes) |", "|---|---|---|---|---|"]
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        name = Path(path).parent.parent.name
+        lines.append(
+            f"| {name} | {record['probe_acc'] * 100:.1f} | {record['chance'] * 100:.1f} | "
+            f"{record['b_scene']:.2f} | {record['b_scene_norm']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def latex_table(summary: pd.DataFrame, targets: list[str], order: list[str]) -> str:
+    lines = [
+        "\\begin{tabular}{l" + "c" * len(targets) + "}",
+        "\\toprule",
+        "pretraining & " + " & ".join(t.replace("_", "\\_") for t in targets) + " \\\\",
+        "\\midrule",
+    ]
+    for init in order:
+        cells = []
+        for target in targets:
+            row = summary[(summary["init"] == init) & (summary["target"] == target)]
+            if row.empty:
+                cells.append("--")
+                continue
+            r = row.iloc[0]
+            std = "" if pd.isna(r["std"]) else f" $\\pm$ {r['std'] * 100:.1f}"
+            cells.append(f"{r['mean'] * 100:.1f}{std}")
+        lines.append(init.replace("_", "\\_") + " & " + " & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def plot_training_curves(log_paths: list[Path], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    curves: dict[str, list[pd.DataFrame]] = {}
+    for path in log_paths:
+        match = PRETRAIN_LOG.search(Path(path).as_posix())
+        if match:
+            curves.setdefault(match["variant"], []).append(pd.read_csv(path))
+    for variant, logs in curves.items():
+        for ax, column in zip(axes, ("train_loss", "val_acc"), strict=True):
+            stacked = np.stack([log[column].to_numpy(float) for log in logs])
+            epochs = logs[0]["epoch"].to_numpy()
+            ax.plot(epochs, stacked.mean(0), label=f"{variant} (n={len(logs)})")
+            if len(logs) > 1:
+                ax.fill_between(epochs, stacked.min(0), stacked.max(0), alpha=0.2)
+    axes[0].set(title="pretraining: training loss", xlabel="epoch")
+    axes[1].set(title="pretraining: in-distribution clip accuracy", xlabel="epoch")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def plot_bias(bias: pd.DataFrame, order: list[str], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [c for c in BIAS_COLUMNS if c in bias.columns and bias[c].notna().any()]
+    variants = [v for v in order if v in set(bias["variant"])]
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(columns)), 4))
+    width = 0.8 / max(1, len(variants))
+    for i, variant in enumerate(variants):
+        group = bias[bias["variant"] == variant]
+        stats = [mean_std(group[c].tolist()) for c in columns]
+        ax.bar(np.arange(len(columns)) + i * width, [s[0] for s in stats], width,
+               yerr=[0 if math.isnan(s[1]) else s[1] for s in stats], label=variant, capsize=2)  # fmt: skip
+    ax.set_xticks(np.arange(len(columns)) + width * (len(variants) - 1) / 2)
+    ax.set_xticklabels([BIAS_COLUMNS[c] for c in columns], rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_title("scene-bias measures by pretraining variant (mean ± std over seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,90 @@
+"""From the config to the list of training runs and each run's complete settings.
+
+Shared by the workflow (which jobs exist), the training script (what each job does) and the report (what to
+expect), so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from scenebias.train import TrainSettings
+
+RUN_KEYS = ("seeds", "init_from", "splits")  # keys of a variant / target entry that are not training settings
+
+
+@dataclass(frozen=True)
+class FinetuneRun:
+    target: str
+    init: str  # a pretraining variant, or "scratch"
+    split: int
+    seed: int
+
+
+def base_settings(config: dict) -> dict:
+    """Settings shared by every run: backbone, clip, normalisation, loader and compute."""
+    clip, loader, compute = config["clip"], config["loader"], config["compute"]
+    return {
+        "model": config["model"]["name"],
+        "model_kwargs": config["model"]["kwargs"],
+        "clip_frames": clip["frames"],
+        "crop": clip["crop"],
+        "scales": clip["scales"],
+        "flip": clip["flip"],
+        "mean": clip["mean"],
+        "std": clip["std"],
+        "workers": loader["workers"],
+        "pin_memory": loader["pin_memory"],
+        "persistent_workers": loader["persistent_workers"],
+        "device": compute["device"],
+        "amp": compute["amp"],
+        "channels_last": compute["channels_last"],
+        "threads": compute["threads"],
+        "mask_threshold": config["humans"]["score_threshold"],
+        "valid_ratio": config["humans"]["valid_ratio"],
+    }
+
+
+def _settings(config: dict, *layers: dict, seed: int) -> dict:
+    merged = base_settings(config)
+    for layer in layers:
+        merged.update({k: v for k, v in layer.items() if k not in RUN_KEYS})
+    merged["seed"] = seed
+    return asdict(TrainSettings.from_dict(merged))
+
+
+def pretrain_runs(config: dict) -> list[tuple[str, int]]:
+    return [(name, seed) for name, v in config["pretrain"]["variants"].items() for seed in v["seeds"]]
+
+
+def pretrain_settings(config: dict, variant: str, seed: int) -> dict:
+    pre = config["pretrain"]
+    return _settings(config, pre["defaults"], pre["variants"][variant], seed=seed)
+
+
+def init_seeds(config: dict, init: str) -> list[int]:
+    if init == "scratch":
+        return list(config["finetune"]["scratch_seeds"])
+    return list(config["pretrain"]["variants"][init]["seeds"])
+
+
+def finetune_inits(config: dict) -> list[str]:
+    inits = list(config["pretrain"]["variants"])
+    if config["finetune"]["scratch_seeds"]:
+        inits.append("scratch")
+    return inits
+
+
+def finetune_runs(config: dict) -> list[FinetuneRun]:
+    runs = []
+    for target, spec in config["finetune"]["targets"].items():
+        for init in finetune_inits(config):
+            for split in spec["splits"]:
+                for seed in init_seeds(config, init):
+                    runs.append(FinetuneRun(target, init, split, seed))
+    return runs
+
+
+def finetune_settings(config: dict, target: str, seed: int) -> dict:
+    fine = config["finetune"]
+    return _settings(config, fine["defaults"], fine["targets"][target], seed=seed)

@@ -1,0 +1,555 @@
+"""Training: pretraining variants (baseline, scene adversarial, mask confusion, both) and fine-tuning.
+
+One readable loop in the style of torchvision's references/video_classification. What the paper's method adds:
+- a scene adversary behind a gradient reversal layer, trained with (soft) cross-entropy against pseudo scene
+  labels; its λ is constant or ramps up as in DANN (DESIGN.md §6: full strength from step one collapses training);
+- a human-mask confusion loss on the human-masked clip: the paper's form maximises the entropy of the action
+  classifier; the official code's form puts the entropy on a separate head behind its own reversal layer. The
+  masked clip shares the clean clip's forward pass, or comes as a separate batch with its own optimiser step
+  (the official code's way).
+
+Resumable: a checkpoint with everything needed to continue (weights, optimiser, scheduler, log, RNG states) is
+written after every epoch into a folder outside the job's declared outputs; a rerun with the same settings
+continues from it and ends with the same metrics as an uninterrupted run (augmentation randomness is a function
+of seed, epoch and index only — see scenebias.data). Several GPUs (or CPU processes) through torchrun.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from scenebias.data import ACTIVITYNET_MEAN, PAPER_SCALES, ClipSpec, EpochSampler, TrainClips, Video, normalize
+from scenebias.losses import (
+    MaskConfusionHead,
+    SceneAdversary,
+    lambda_schedule,
+    mask_confusion_loss,
+    scene_adversarial_loss,
+)
+from scenebias.models import build_model
+from scenebias.models.common import ActionNet, load_state_dict_strict, save_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    """Every hyperparameter of one training run (written next to its outputs)."""
+
+    model: str = "small3d"
+    model_kwargs: dict = field(default_factory=dict)
+    clip_frames: int = 16
+    crop: int = 112
+    scales: list[float] = field(default_factory=lambda: list(PAPER_SCALES))
+    flip: bool = True
+    mean: list[float] = field(default_factory=lambda: list(ACTIVITYNET_MEAN))
+    std: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    optimizer: str = "sgd"  # sgd | adam
+    lr: float = 1e-4
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-5
+    schedule: str = "plateau"  # plateau | onecycle | cosine | constant
+    plateau_patience: int = 10
+    epochs: int = 100
+    batch_size: int = 32
+    warmup_epochs: int = 0  # epochs that train only the new layers (fc, heads) at warmup_lr
+    warmup_lr: float = 1e-2
+    scene_weight: float = 0.0
+    scene_lambda: float = 1.0
+    scene_lambda_schedule: str = "constant"  # constant | dann
+    scene_soft: bool = True
+    scene_hidden: int = 512
+    scene_layers: int = 3
+    mask_weight: float = 0.0
+    mask_form: str = "paper"  # paper | code
+    mask_batch: str = "shared"  # shared | separate
+    mask_lambda: float = 1.0  # GRL strength of the code form's head
+    mask_hidden: int = 512
+    mask_layers: int = 1
+    mask_threshold: float = 0.3
+    valid_ratio: float = 0.7
+    workers: int = 0
+    pin_memory: bool = False
+    persistent_workers: bool = False
+    amp: bool = False  # bf16 autocast on CUDA
+    channels_last: bool = False  # channels_last_3d on CUDA
+    device: str = "auto"
+    seed: int = 0
+    threads: int = 1  # torch CPU threads per process
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainSettings:
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        return cls(**values)
+
+    def clip_spec(self) -> ClipSpec:
+        return ClipSpec(frames=self.clip_frames, crop=self.crop, scales=tuple(self.scales), flip=self.flip)
+
+    def fingerprint(self, extra: dict) -> str:
+        blob = json.dumps({"settings": asdict(self), **extra}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The trainable module: backbone + optional heads, one forward for DDP
+
+
+class Trainable(nn.Module):
+    """The action network with its debiasing heads, so one (DDP-wrapped) forward yields every logit."""
+
+    def __init__(self, net: ActionNet, n_scenes: int, settings: TrainSettings):
+        super().__init__()
+        self.net = net
+        self.scene_head = None
+        self.mask_head = None
+        if settings.scene_weight > 0:
+            self.scene_head = SceneAdversary(net.feature_dim, n_scenes, settings.scene_hidden, settings.scene_layers)
+        if settings.mask_weight > 0 and settings.mask_form == "code":
+            num_classes = net.fc.out_features
+            self.mask_head = MaskConfusionHead(net.feature_dim, num_classes, settings.mask_hidden, settings.mask_layers)
+
+    def forward(self, x: torch.Tensor, n_clean: int, scene_lambda: float, mask_lambda: float) -> dict:
+        """x holds n_clean clean clips followed by masked clips (possibly none)."""
+        logits, feature = self.net(x)
+        out = {"logits": logits[:n_clean], "masked_logits": logits[n_clean:]}
+        if self.scene_head is not None and n_clean:
+            out["scene_logits"] = self.scene_head(feature[:n_clean], scene_lambda)
+        if self.mask_head is not None and len(x) > n_clean:
+            out["mask_head_logits"] = self.mask_head(feature[n_clean:], mask_lambda)
+        return out
+
+    def new_layers(self) -> list[nn.Parameter]:
+        params = list(self.net.fc.parameters())
+        for head in (self.scene_head, self.mask_head):
+            if head is not None:
+                params += list(head.parameters())
+        return params
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Saved models
+
+
+def save_model(path: Path, trainable: Trainable, settings: TrainSettings, extra: dict) -> None:
+    heads = {}
+    if trainable.scene_head is not None:
+        heads["scene"] = trainable.scene_head.state_dict()
+    if trainable.mask_head is not None:
+        heads["mask"] = trainable.mask_head.state_dict()
+    net = trainable.net
+    save_checkpoint(
+        path,
+        net,
+        {
+            "heads": heads,
+            "model": settings.model,
+            "model_kwargs": settings.model_kwargs,
+            "num_classes": net.fc.out_features,
+            "settings": asdict(settings),
+            **extra,
+        },
+    )
+
+
+def load_model(path: Path) -> tuple[ActionNet, dict]:
+    """A trained model (strictly loaded) and its checkpoint record (settings, heads, classes)."""
+    record = torch.load(path, map_location="cpu", weights_only=True)
+    net = build_model(record["model"], record["num_classes"], **record["model_kwargs"])
+    load_state_dict_strict(net, record["state_dict"])
+    return net.eval(), record
+
+
+def init_from(trainable: Trainable, path: Path, new_classifier: bool) -> None:
+    """Initialise from a trained model: backbone (and classifier unless replaced) strictly; heads when present.
+
+    Fine-tuning replaces the classifier (new label set) and drops the heads; pretraining stages (baseline ->
+    scene_adv -> sdn, DESIGN.md §2) keep the classifier and reuse a head the previous stage trained.
+    """
+    source, record = load_model(path)
+    if source.fc.out_features != trainable.net.fc.out_features and not new_classifier:
+        raise ValueError(f"{path}: {source.fc.out_features} classes, this run has {trainable.net.fc.out_features}")
+    state = source.state_dict()
+    if new_classifier:
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        state.update({f"fc.{k}": v for k, v in trainable.net.fc.state_dict().items()})
+    load_state_dict_strict(trainable.net, state)
+    if not new_classifier:
+        for name, head in (("scene", trainable.scene_head), ("mask", trainable.mask_head)):
+            if head is not None and name in record["heads"]:
+                try:
+                    load_state_dict_strict(head, record["heads"][name])
+                except ValueError:
+                    log.warning("the %s head of %s does not fit this run; it starts fresh", name, path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Distributed helpers
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> Dist:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1); gloo on CPU, nccl on CUDA."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def all_sum(values: list[float], ctx: Dist, device: str) -> list[float]:
+    if ctx.world_size == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def resolve_device(device: str, ctx: Dist) -> str:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and ctx.world_size > 1:
+        device = f"cuda:{ctx.local_rank}"
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Optimisation
+
+
+def make_optimizer(params, settings: TrainSettings, lr: float) -> torch.optim.Optimizer:
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=lr, momentum=settings.momentum, weight_decay=settings.weight_decay, nesterov=settings.nesterov
+        )
+    if settings.optimizer == "adam":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=settings.weight_decay)
+    raise ValueError(f"unknown optimizer {settings.optimizer!r}; expected sgd or adam")
+
+
+def make_scheduler(optimizer, settings: TrainSettings, total_steps: int):
+    """(scheduler, when) with when in {"step", "epoch", "plateau", None}."""
+    if settings.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=settings.plateau_patience), "plateau"
+    if settings.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=max(1, total_steps))
+        return sched, "step"
+    if settings.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps)), "step"
+    if settings.schedule == "constant":
+        return None, None
+    raise ValueError(f"unknown schedule {settings.schedule!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class RunData:
+    train: list[Video]
+    val: list[Video]
+    num_classes: int
+    n_scenes: int
+
+
+def _loader(dataset, sampler, settings: TrainSettings, device: str) -> DataLoader:
+    from scenebias.data import seed_worker
+
+    return DataLoader(
+        dataset,
+        batch_size=settings.batch_size,
+        sampler=sampler,
+        num_workers=settings.workers,
+        pin_memory=settings.pin_memory and device.startswith("cuda"),
+        persistent_workers=settings.persistent_workers and settings.workers > 0,
+        worker_init_fn=seed_worker,
+        drop_last=False,
+    )
+
+
+@torch.no_grad()
+def clip_validation(net: ActionNet, videos: list[Video], settings: TrainSettings, device: str) -> tuple[float, float]:
+    """Mean loss and accuracy of the centre clips of the validation videos (all non-overlapping windows)."""
+    from scenebias.data import EvalClips
+
+    if not videos:
+        return float("nan"), float("nan")
+    loader = DataLoader(EvalClips(videos, settings.clip_spec()), batch_size=settings.batch_size, num_workers=0)
+    net.eval()
+    loss_sum = correct = n = 0
+    for batch in loader:
+        x = normalize(batch["clip"].to(device), settings.mean, settings.std)
+        y = batch["label"].to(device)
+        logits, _ = net(x)
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        n += len(y)
+    return loss_sum / n, correct / n
+
+
+def train(
+    settings: TrainSettings,
+    data: RunData,
+    out_dir: Path,
+    ckpt_dir: Path,
+    init: Path | None = None,
+    new_classifier: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Train, writing out_dir/{model.pt, metrics.json, log.csv}; returns the metrics."""
+    torch.set_num_threads(settings.threads)
+    ctx = init_distributed(
+        settings.device if settings.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
+    device = resolve_device(settings.device, ctx)
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)
+    seed_everything(settings.seed)
+    net = build_model(settings.model, data.num_classes, **settings.model_kwargs)
+    trainable = Trainable(net, data.n_scenes, settings)
+    if init is not None:
+        init_from(trainable, init, new_classifier)
+    trainable.to(device)
+    if settings.channels_last and device.startswith("cuda"):
+        trainable.to(memory_format=torch.channels_last_3d)
+
+    with_mask = settings.mask_weight > 0
+    train_set = TrainClips(data.train, settings.clip_spec(), settings.seed, with_mask, data.n_scenes,
+                           settings.mask_threshold)  # fmt: skip
+    sampler = EpochSampler(len(train_set), settings.seed, True, ctx.rank, ctx.world_size)
+    loader = _loader(train_set, sampler, settings, device)
+    mask_iter = None
+    if with_mask and settings.mask_batch == "separate":
+        valid = [v for v in data.train if v.valid_for_mask]
+        if not valid:
+            raise ValueError("mask_batch 'separate' needs videos valid for masking; none passed the rule")
+        mask_set = TrainClips(valid, settings.clip_spec(), settings.seed + 1, True, data.n_scenes,
+                              settings.mask_threshold)  # fmt: skip
+        mask_sampler = EpochSampler(len(mask_set), settings.seed + 1, True, ctx.rank, ctx.world_size)
+        mask_loader = _loader(mask_set, mask_sampler, settings, device)
+
+    steps_per_epoch = len(loader)
+    total_steps = steps_per_epoch * settings.epochs
+    model = trainable
+    if ctx.world_size > 1:
+        model = nn.parallel.DistributedDataParallel(
+            trainable,
+            device_ids=[device] if device.startswith("cuda") else None,
+            find_unused_parameters=trainable.mask_head is not None or trainable.scene_head is not None,
+        )
+    optimizer = make_optimizer(model.parameters(), settings, settings.lr)
+    scheduler, when = make_scheduler(optimizer, settings, total_steps - steps_per_epoch * settings.warmup_epochs)
+    warmup_opt = (
+        make_optimizer(trainable.new_layers(), settings, settings.warmup_lr) if settings.warmup_epochs else None
+    )
+    scene_lambda = lambda_schedule(settings.scene_lambda_schedule, settings.scene_lambda)
+
+    fingerprint = settings.fingerprint({"n_train": len(data.train), "init": str(init), "world": ctx.world_size})
+    ckpt_path = ckpt_dir / "last.pt"
+    start_epoch, rows = 0, []
+    if ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # our own file: RNG states, log
+        if state["fingerprint"] == fingerprint:
+            trainable.load_state_dict(state["trainable"])
+            optimizer.load_state_dict(state["optimizer"])
+            if warmup_opt is not None:
+                warmup_opt.load_state_dict(state["warmup_optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            start_epoch, rows = state["epoch"] + 1, state["rows"]
+            torch.set_rng_state(state["torch_rng"])
+            np.random.set_state(state["numpy_rng"])
+            random.setstate(state["python_rng"])
+            log.info("resumed from %s after epoch %d", ckpt_path, state["epoch"])
+        else:
+            log.warning("ignoring %s: it was written with other settings", ckpt_path)
+
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if settings.amp and device.startswith("cuda") else None
+    started = time.time()
+    for epoch in range(start_epoch, settings.epochs):
+        sampler.set_epoch(epoch)
+        if with_mask and settings.mask_batch == "separate":
+            mask_sampler.set_epoch(epoch)
+            mask_iter = iter(mask_loader)
+        warm = epoch < settings.warmup_epochs
+        opt = warmup_opt if warm else optimizer
+        model.train()
+        sums = {"loss": 0.0, "ce": 0.0, "scene": 0.0, "mask": 0.0, "correct": 0.0, "n": 0.0}
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{settings.epochs}", disable=not (progress and ctx.main),
+                   mininterval=5, leave=False)  # fmt: skip
+        for step, batch in enumerate(bar):
+            p = (epoch * steps_per_epoch + step) / max(1, total_steps)
+            lam = scene_lambda(p)
+            clean = batch["clip"].to(device, non_blocking=True)
+            y = batch["label"].to(device, non_blocking=True)
+            inputs = clean
+            n_masked = 0
+            if with_mask and settings.mask_batch == "shared":
+                keep = batch["has_mask"].to(device)
+                masked = batch["masked"].to(device, non_blocking=True)[keep]
+                inputs, n_masked = torch.cat([clean, masked]), int(keep.sum())
+            x = normalize(inputs, settings.mean, settings.std)
+            if settings.channels_last and device.startswith("cuda"):
+                x = x.contiguous(memory_format=torch.channels_last_3d)
+            with autocast if autocast is not None else _null():
+                out = model(x, len(clean), lam, settings.mask_lambda)
+                ce = F.cross_entropy(out["logits"].float(), y)
+                loss = ce
+                scene_loss = mask_loss = torch.zeros((), device=device)
+                if "scene_logits" in out:
+                    target = batch["scene"].to(device)
+                    scene_loss = scene_adversarial_loss(out["scene_logits"].float(), target, settings.scene_soft)
+                    loss = loss + settings.scene_weight * scene_loss
+                if n_masked:
+                    mask_logits = out.get("mask_head_logits", out["masked_logits"])
+                    mask_loss = mask_confusion_loss(mask_logits.float())
+                    loss = loss + settings.mask_weight * mask_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if mask_iter is not None and not warm:
+                mask_loss = _separate_mask_step(model, mask_iter, mask_loader, settings, device, opt)
+            if when == "step" and not warm:
+                scheduler.step()
+            b = len(y)
+            sums["loss"] += loss.item() * b
+            sums["ce"] += ce.item() * b
+            sums["scene"] += float(scene_loss) * b
+            sums["mask"] += float(mask_loss) * b
+            sums["correct"] += (out["logits"].argmax(1) == y).sum().item()
+            sums["n"] += b
+        totals = dict(zip(sums, all_sum(list(sums.values()), ctx, device), strict=True))
+        val_loss, val_acc = (float("nan"), float("nan"))
+        if ctx.main:
+            val_loss, val_acc = clip_validation(trainable.net, data.val, settings, device)
+        if when == "plateau" and not warm:
+            scheduler.step(val_loss if not math.isnan(val_loss) else totals["loss"] / totals["n"])
+        n = max(totals["n"], 1)
+        row = {
+            "epoch": epoch + 1,
+            "lr": opt.param_groups[0]["lr"],
+            "scene_lambda": scene_lambda((epoch + 1) * steps_per_epoch / max(1, total_steps)),
+            "train_loss": totals["loss"] / n,
+            "train_ce": totals["ce"] / n,
+            "train_scene_loss": totals["scene"] / n,
+            "train_mask_loss": totals["mask"] / n,
+            "train_acc": totals["correct"] / n,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "seconds": time.time() - started,
+        }
+        rows.append(row)
+        if ctx.main:
+            log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) for k, v in row.items()})
+            _write_checkpoint(ckpt_path, trainable, optimizer, warmup_opt, scheduler, epoch, rows, fingerprint)
+        if ctx.world_size > 1:
+            dist.barrier()
+
+    metrics = {
+        "epochs": settings.epochs,
+        "final": rows[-1] if rows else {},
+        "n_train": len(data.train),
+        "n_val": len(data.val),
+        "n_valid_for_mask": sum(v.valid_for_mask for v in data.train),
+        "world_size": ctx.world_size,
+        "device": device,
+        "steps_per_epoch": steps_per_epoch,
+        "fingerprint": fingerprint,
+    }
+    if ctx.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_log(out_dir / "log.csv", rows)
+        save_model(out_dir / "model.pt", trainable, settings, {"init_from": str(init) if init else None})
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        ckpt_path.unlink(missing_ok=True)  # the run is complete; its outputs now stand for it
+    if ctx.world_size > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return metrics
+
+
+def _separate_mask_step(model, mask_iter, mask_loader, settings: TrainSettings, device: str, opt) -> torch.Tensor:
+    """The official code's way: a second optimiser step on a separate batch of human-masked clips."""
+    try:
+        batch = next(mask_iter)
+    except StopIteration:
+        return torch.zeros(())
+    masked = normalize(batch["masked"].to(device), settings.mean, settings.std)
+    out = model(masked, 0, 0.0, settings.mask_lambda)
+    loss = mask_confusion_loss(out.get("mask_head_logits", out["masked_logits"]).float())
+    opt.zero_grad(set_to_none=True)
+    (settings.mask_weight * loss).backward()
+    opt.step()
+    return loss.detach()
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _write_checkpoint(path, trainable, optimizer, warmup_opt, scheduler, epoch, rows, fingerprint) -> None:
+    state = {
+        "fingerprint": fingerprint,
+        "epoch": epoch,
+        "rows": rows,
+        "trainable": trainable.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "warmup_optimizer": warmup_opt.state_dict() if warmup_opt is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": np.random.get_state(),
+        "python_rng": random.getstate(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["epoch"])
+        writer.writeheader()
+        writer.writerows(rows)
