@@ -68,7 +68,7 @@ def run_bare(videos: list[Path], out: Path, short_side: int, q: int, workers: in
 
 
 def measure(videos: list[Path], root: Path, short_side: int, q: int, workers: int, repeats: int) -> dict:
-    ours, bare = [], []
+    ours, bare, pack_bytes = [], [], 0
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
@@ -77,6 +77,7 @@ def measure(videos: list[Path], root: Path, short_side: int, q: int, workers: in
             t = time.perf_counter()
             frames_ours = run_ours(videos, root, Path(tmp) / "ours", short_side, q, workers)
             ours.append(frames_ours / (time.perf_counter() - t))
+            pack_bytes = sum(p.stat().st_size for p in (Path(tmp) / "ours").iterdir())
         assert frames_ours == frames_bare, (frames_ours, frames_bare)
     return {
         "videos": len(videos),
@@ -84,6 +85,7 @@ def measure(videos: list[Path], root: Path, short_side: int, q: int, workers: in
         "bare_fps": statistics.median(bare),
         "ours_fps": statistics.median(ours),
         "ratio": statistics.median(o / b for o, b in zip(ours, bare, strict=True)),
+        "bytes_per_frame": pack_bytes / max(frames_ours, 1),
     }
 
 
@@ -110,8 +112,8 @@ def main() -> None:
             f"# frame extraction: ours vs bare ffmpeg ({platform.node()}, {platform.processor() or platform.machine()},"
             f" ffmpeg {ffmpeg_exe()}, workers={args.workers}, q:v={args.jpeg_qscale})"
         )
-        print("| videos | short side | frames | bare ffmpeg (frames/s) | scenebias (frames/s) | ratio |")
-        print("|---|---|---|---|---|---|")
+        print("| videos | short side | frames | bare ffmpeg (frames/s) | scenebias (frames/s) | ratio | KB/frame |")
+        print("|---|---|---|---|---|---|---|")
         for name, (videos, vroot, short_side) in sets.items():
             r = measure(videos, vroot, short_side, args.jpeg_qscale, args.workers, args.repeats)
             print(

@@ -62,18 +62,22 @@ def world_params(ds):
     return json.dumps(world, sort_keys=True)
 
 
+def dataset_root(ds):
+    """The folder a dataset's adapter reads: the rendered world for synthetic datasets, else config's root."""
+    spec = config["datasets"][ds]
+    if spec["kind"] == "synthetic":
+        return f"{RESULTS}/world/{ds}"
+    return spec["root"]
+
+
 def manifest_inputs(wildcards):
-    kind = config["datasets"][wildcards.ds]["kind"]
-    if kind == "synthetic":
+    """Synthetic datasets depend on their rendering job; real datasets are read where they lie."""
+    if config["datasets"][wildcards.ds]["kind"] == "synthetic":
         return {
             "classes": f"{RESULTS}/world/{wildcards.ds}/lists/classInd.txt",
             "videos": f"{RESULTS}/world/{wildcards.ds}/videos",
         }
-    raise WorkflowError(f"dataset {wildcards.ds}: unsupported kind {kind!r}")
-
-
-def video_root(ds):
-    return f"{RESULTS}/world/{ds}/videos"
+    return {}
 
 
 def shards_of(ds):

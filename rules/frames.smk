@@ -4,6 +4,7 @@
 rule extract_frames:
     input:
         manifest=f"{RESULTS}/{{ds}}/manifest.csv",
+        report=f"{RESULTS}/{{ds}}/manifest_report.json",
     output:
         index=f"{RESULTS}/{{ds}}/frames/{{shard}}/index.csv",
         packs=directory(f"{RESULTS}/{{ds}}/frames/{{shard}}/packs"),
@@ -16,13 +17,12 @@ rule extract_frames:
     threads: config["frames"]["workers"]
     params:
         script=script("extract_frames"),
-        video_root=lambda wc: video_root(wc.ds),
         short_side=config["frames"]["short_side"],
         jpeg_qscale=config["frames"]["jpeg_qscale"],
         on_bad_video=config["frames"]["on_bad_video"],
     shell:
         "python {params.script} --manifest {input.manifest} --shard {wildcards.shard}"
-        " --video-root {params.video_root} --packs {output.packs} --index {output.index}"
+        " --manifest-report {input.report} --packs {output.packs} --index {output.index}"
         " --short-side {params.short_side} --jpeg-qscale {params.jpeg_qscale}"
         " --on-bad-video {params.on_bad_video} --workers {threads} > {log} 2>&1"
 

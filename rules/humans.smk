@@ -11,7 +11,11 @@ rule human_boxes:
     benchmark:
         f"{RESULTS}/benchmarks/humans/{{ds}}/{{shard}}.tsv"
     conda:
-        "../envs/torch.yaml"
+        (
+            "../envs/detectron2.yaml"
+            if config["humans"]["backend"] == "detectron2"
+            else "../envs/torch.yaml"
+        )
     params:
         script=script("human_boxes"),
         backend=config["humans"]["backend"],

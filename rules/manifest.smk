@@ -15,9 +15,12 @@ checkpoint manifest:
     params:
         script=script("manifest"),
         kind=lambda wc: config["datasets"][wc.ds]["kind"],
+        root=lambda wc: dataset_root(wc.ds),
+        options=lambda wc: json.dumps(
+            config["datasets"][wc.ds]["options"], sort_keys=True
+        ),
         shard_size=config["manifest"]["shard_size"],
-        world_root=lambda wc, input: Path(input.classes).parents[2],
     shell:
-        "python {params.script} --kind {params.kind} --dataset {wildcards.ds}"
-        " --world-root {params.world_root} --shard-size {params.shard_size}"
+        "python {params.script} --kind {params.kind} --root {params.root:q}"
+        " --options {params.options:q} --shard-size {params.shard_size}"
         " --out {output.csv} --report {output.report} > {log} 2>&1"

@@ -119,6 +119,8 @@ def _check_semantics(config: dict) -> None:
         if name not in config["datasets"]:
             raise ConfigError(f"config key 'finetune.targets.{name}': no dataset named {name!r}")
     for name, dataset in config["datasets"].items():
+        if dataset["kind"] != "synthetic" and not dataset.get("root"):
+            raise ConfigError(f"config key 'datasets.{name}.root': a {dataset['kind']} dataset needs its folder")
         if dataset["kind"] == "synthetic" and name != "source" and name not in world["targets"]:
             raise ConfigError(
                 f"config key 'datasets.{name}': a synthetic dataset must be 'source' or one of world.targets "

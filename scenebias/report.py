@@ -131,6 +131,20 @@ def transfer_markdown(summary: pd.DataFrame, targets: list[str], order: list[str
     return "\n".join(lines)
 
 
+def per_split_markdown(runs: pd.DataFrame, targets: list[str], order: list[str]) -> str:
+    """Video top-1 (%) per target and official split, mean ± std over seeds (the paper reports HMDB51 per split)."""
+    columns = [(t, k) for t in targets for k in sorted(runs.loc[runs["target"] == t, "split"].unique())]
+    lines = ["| pretraining | " + " | ".join(f"{t} split {k}" for t, k in columns) + " |"]
+    lines.append("|---" * (len(columns) + 1) + "|")
+    for init in order:
+        cells = []
+        for target, split in columns:
+            group = runs[(runs["init"] == init) & (runs["target"] == target) & (runs["split"] == split)]
+            cells.append(fmt(*mean_std(group["video_top1"].tolist())))
+        lines.append(f"| {init} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def bias_markdown(bias: pd.DataFrame, order: list[str]) -> str:
     columns = [c for c in BIAS_COLUMNS if c in bias.columns and bias[c].notna().any()]
     lines = ["| pretraining | " + " | ".join(BIAS_COLUMNS[c] for c in columns) + " |"]

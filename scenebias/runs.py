@@ -36,6 +36,7 @@ def base_settings(config: dict) -> dict:
         "workers": loader["workers"],
         "pin_memory": loader["pin_memory"],
         "persistent_workers": loader["persistent_workers"],
+        "cache_frames": loader["cache_frames"],
         "device": compute["device"],
         "amp": compute["amp"],
         "channels_last": compute["channels_last"],

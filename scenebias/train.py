@@ -35,7 +35,16 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from scenebias.data import ACTIVITYNET_MEAN, PAPER_SCALES, ClipSpec, EpochSampler, TrainClips, Video, normalize
+from scenebias.data import (
+    ACTIVITYNET_MEAN,
+    PAPER_SCALES,
+    ClipSpec,
+    EpochSampler,
+    EvalClips,
+    TrainClips,
+    Video,
+    normalize,
+)
 from scenebias.losses import (
     MaskConfusionHead,
     SceneAdversary,
@@ -89,6 +98,7 @@ class TrainSettings:
     workers: int = 0
     pin_memory: bool = False
     persistent_workers: bool = False
+    cache_frames: bool = False  # keep decoded videos in memory across epochs (small datasets)
     amp: bool = False  # bf16 autocast on CUDA
     channels_last: bool = False  # channels_last_3d on CUDA
     device: str = "auto"
@@ -306,13 +316,11 @@ def _loader(dataset, sampler, settings: TrainSettings, device: str) -> DataLoade
 
 
 @torch.no_grad()
-def clip_validation(net: ActionNet, videos: list[Video], settings: TrainSettings, device: str) -> tuple[float, float]:
+def clip_validation(net: ActionNet, val_set, settings: TrainSettings, device: str) -> tuple[float, float]:
     """Mean loss and accuracy of the centre clips of the validation videos (all non-overlapping windows)."""
-    from scenebias.data import EvalClips
-
-    if not videos:
+    if val_set is None or not len(val_set):
         return float("nan"), float("nan")
-    loader = DataLoader(EvalClips(videos, settings.clip_spec()), batch_size=settings.batch_size, num_workers=0)
+    loader = DataLoader(val_set, batch_size=settings.batch_size, num_workers=0)
     net.eval()
     loss_sum = correct = n = 0
     for batch in loader:
@@ -353,7 +361,7 @@ def train(
 
     with_mask = settings.mask_weight > 0
     train_set = TrainClips(data.train, settings.clip_spec(), settings.seed, with_mask, data.n_scenes,
-                           settings.mask_threshold)  # fmt: skip
+                           settings.mask_threshold, settings.cache_frames)  # fmt: skip
     sampler = EpochSampler(len(train_set), settings.seed, True, ctx.rank, ctx.world_size)
     loader = _loader(train_set, sampler, settings, device)
     mask_iter = None
@@ -362,10 +370,11 @@ def train(
         if not valid:
             raise ValueError("mask_batch 'separate' needs videos valid for masking; none passed the rule")
         mask_set = TrainClips(valid, settings.clip_spec(), settings.seed + 1, True, data.n_scenes,
-                              settings.mask_threshold)  # fmt: skip
+                              settings.mask_threshold, settings.cache_frames)  # fmt: skip
         mask_sampler = EpochSampler(len(mask_set), settings.seed + 1, True, ctx.rank, ctx.world_size)
         mask_loader = _loader(mask_set, mask_sampler, settings, device)
 
+    val_set = EvalClips(data.val, settings.clip_spec(), cache=settings.cache_frames) if data.val else None
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * settings.epochs
     model = trainable
@@ -459,7 +468,7 @@ def train(
         totals = dict(zip(sums, all_sum(list(sums.values()), ctx, device), strict=True))
         val_loss, val_acc = (float("nan"), float("nan"))
         if ctx.main:
-            val_loss, val_acc = clip_validation(trainable.net, data.val, settings, device)
+            val_loss, val_acc = clip_validation(trainable.net, val_set, settings, device)
         if when == "plateau" and not warm:
             scheduler.step(val_loss if not math.isnan(val_loss) else totals["loss"] / totals["n"])
         n = max(totals["n"], 1)

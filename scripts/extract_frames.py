@@ -2,6 +2,7 @@
 """Extract the frames of one manifest shard into frame packs, writing the shard's index.csv."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +17,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--shard", required=True, help="shard name as in the manifest's shard column")
-    parser.add_argument("--video-root", type=Path, required=True, help="folder the manifest paths are relative to")
+    parser.add_argument("--video-root", type=Path, help="folder the manifest paths are relative to")
+    parser.add_argument("--manifest-report", type=Path, help="manifest_report.json (gives the video root)")
     parser.add_argument("--packs", type=Path, required=True, help="folder that receives <video_id>.zip packs")
     parser.add_argument("--index", type=Path, required=True, help="index.csv to write")
     parser.add_argument("--short-side", type=int, required=True)
@@ -25,6 +27,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     setup_logging()
+    if args.video_root is None:
+        if args.manifest_report is None:
+            parser.error("give --video-root or --manifest-report")
+        args.video_root = Path(json.loads(args.manifest_report.read_text())["video_root"])
     manifest = pd.read_csv(args.manifest, dtype={"shard": str})
     videos = manifest[manifest["shard"] == args.shard]
     if videos.empty:

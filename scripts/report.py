@@ -17,6 +17,7 @@ from scenebias.report import (
     bias_table,
     finetune_table,
     latex_table,
+    per_split_markdown,
     plot_bias,
     plot_training_curves,
     transfer_markdown,
@@ -68,6 +69,8 @@ def main() -> None:
         "## Transfer: fine-tuned video top-1 (%)",
         transfer_markdown(summary, args.targets, args.order, args.published),
     ]
+    if runs["split"].nunique() > 1:
+        parts += ["### Per official split (mean ± std over seeds)", per_split_markdown(runs, args.targets, args.order)]
     if args.published:
         ablation = " / ".join(f"{k} {v}" for k, v in PUBLISHED_HMDB51_ABLATION.items())
         parts.append(f"Published HMDB51 ablation (avg of 3 splits): {ablation}.")

@@ -62,3 +62,44 @@ def tool(name: str) -> str:
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     require(found is not None, f"the `{name}` command (install with `make venv`)")
     return found
+
+
+@pytest.fixture(scope="session")
+def tiny_source(tmp_path_factory, tiny_world):
+    """A tiny synthetic source dataset run through the real stages: manifest, frames, motion boxes, k-means
+    labels. Returns a dict of paths (manifest, frames, scene, boxes, truth)."""
+    import numpy as np
+
+    from scenebias.datasets.synthetic import dataset_dirs, read_synthetic
+    from scenebias.frames import extract_shard, write_index
+    from scenebias.humans.boxes import save_boxes
+    from scenebias.humans.motion import MotionSettings
+    from scenebias.humans.stage import shard_boxes
+    from scenebias.manifest import assign_shards, reconcile_with_disk
+    from scenebias.scene import fit_kmeans, kmeans_soft_labels, save_labels, video_features
+    from scenebias.synth.world import render_world
+
+    root = tmp_path_factory.mktemp("tiny_source")
+    render_world(tiny_world, root / "world", ["source"])
+    video_root, _ = dataset_dirs(root / "world", "source")
+    manifest, _ = reconcile_with_disk(read_synthetic(root / "world", "source"), video_root)
+    manifest = assign_shards(manifest, 1000)
+    manifest.to_csv(root / "manifest.csv", index=False)
+    packs = root / "frames" / "0000" / "packs"
+    index = extract_shard(manifest, video_root, packs, 32, 2)
+    write_index(index, root / "frames" / "0000" / "index.csv")
+    merged = index.copy()
+    merged.insert(1, "shard", "0000")
+    write_index(merged, root / "frames" / "index.csv")
+    save_boxes(root / "boxes.npz", shard_boxes(index, packs, "motion", 1, motion=MotionSettings()))
+    ids, feats = video_features(index, packs, root / "boxes.npz", 4, 0.3)
+    save_labels(root / "scene.npz", ids, kmeans_soft_labels(feats, fit_kmeans(feats, 8, 0), 1.0))
+    assert np.isfinite(feats).all()
+    return {
+        "root": root,
+        "manifest": root / "manifest.csv",
+        "frames": root / "frames" / "index.csv",
+        "scene": root / "scene.npz",
+        "boxes": root / "boxes.npz",
+        "truth": root / "world" / "source" / "ground_truth.csv",
+    }

@@ -102,20 +102,46 @@ def changed_config(workdir: Path, config: dict, name: str, section: str, **value
     return path
 
 
+UPSTREAM_OF_TRAINING = {"synthesize_dataset", "manifest", "extract_frames", "merge_frame_index"}
+
+
 def test_changing_a_box_setting_reruns_only_boxes_and_dependants(smoke_run):
     workdir, config, _, env = smoke_run
     configfile = changed_config(workdir, config, "boxes.yaml", "humans.motion", diff_threshold=0.09)
     shards = shard_count(workdir)
     counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
-    assert counts == {
-        "human_boxes": shards,
-        "merge_human_boxes": 2,
-        "scene_features": shards,  # k-means features are computed on human-masked frames
-        "fit_scene_kmeans": 1,
-        "scene_labels": shards,
-        "merge_scene_labels": 2,
-        "all": 1,
-    }
+    assert not UPSTREAM_OF_TRAINING & set(counts)
+    assert counts["human_boxes"] == shards and counts["merge_human_boxes"] == 2
+    # k-means features are computed on human-masked frames, so the labels follow the boxes.
+    assert counts["scene_features"] == shards and counts["fit_scene_kmeans"] == 1
+    # Only the variant that uses boxes or scene labels retrains (sdn); the baseline and scratch do not.
+    assert counts["pretrain"] == 1
+    assert counts["finetune"] == 1 and counts["evaluate"] == 1
+    assert counts["bias_measures"] == 2  # every pretrained model's bias measures read the boxes
+    assert counts["report"] == 1
+
+
+def test_changing_a_finetune_setting_reruns_only_finetune_eval_and_report(smoke_run):
+    workdir, config, _, env = smoke_run
+    configfile = changed_config(workdir, config, "finetune.yaml", "finetune.defaults", epochs=3)
+    counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
+    n_runs = 3  # baseline, sdn and scratch on one target, one split, one seed
+    assert counts == {"finetune": n_runs, "evaluate": n_runs, "report": 1, "all": 1}
+
+
+def test_report_and_html(smoke_run):
+    workdir, _, configfile, env = smoke_run
+    report = workdir / "results" / "report"
+    md = (report / "results.md").read_text()
+    for row in ("| baseline |", "| sdn |", "| scratch |"):
+        assert row in md
+    assert "Scene-bias measures" in md and "Dataset scene bias" in md
+    runs = pd.read_csv(report / "runs.csv")
+    assert len(runs) == 3 and runs["video_top1"].between(0, 1).all()
+    assert (report / "bias_measures.png").stat().st_size > 1000
+    assert (report / "results.tex").read_text().startswith("\\begin{tabular}")
+    snakemake(workdir, configfile, "--report", str(workdir / "report.html"), env=env)
+    assert "results.md" in (workdir / "report.html").read_text(errors="replace")
 
 
 def test_changing_a_frame_setting_reruns_only_frames_and_dependants(smoke_run):
@@ -123,20 +149,12 @@ def test_changing_a_frame_setting_reruns_only_frames_and_dependants(smoke_run):
     configfile = changed_config(workdir, config, "smoke_24.yaml", "frames", short_side=24)
     shards = shard_count(workdir)
     counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
-    assert counts == {
-        "extract_frames": shards,
-        "merge_frame_index": 2,
-        "human_boxes": shards,
-        "merge_human_boxes": 2,
-        "scene_features": shards,
-        "fit_scene_kmeans": 1,
-        "scene_labels": shards,
-        "merge_scene_labels": 2,
-        "all": 1,
-    }
+    assert "synthesize_dataset" not in counts and "manifest" not in counts
+    assert counts["extract_frames"] == shards and counts["merge_frame_index"] == 2
+    assert counts["pretrain"] == 2 and counts["finetune"] == 3 and counts["report"] == 1
     video = next((workdir / "results" / "world" / "fine" / "videos").rglob("*.mp4"))
     before = video.stat().st_mtime_ns
-    snakemake(workdir, configfile, env=env)
+    snakemake(workdir, configfile, "--until", "merge_frame_index", env=env)
     assert video.stat().st_mtime_ns == before  # the world was not re-rendered
     index = pd.read_csv(workdir / "results" / "fine" / "frames" / "index.csv")
     assert (index[["w", "h"]] == 24).all().all()

@@ -121,7 +121,7 @@ def mask_humans(frames: np.ndarray, boxes: list[np.ndarray], threshold: float = 
             mean = np.round(mean)
         for x1, y1, x2, y2, _ in keep:
             xa, ya = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
-            xb, yb = int(min(w, np.ceil(x2))), int(min(h, np.ceil(y2)))
+            xb, yb = int(np.clip(np.ceil(x2), 0, w)), int(np.clip(np.ceil(y2), 0, h))  # >= 0: no wrap-around
             out[t, ya:yb, xa:xb] = mean.astype(frames.dtype)
     return out
 
@@ -170,7 +170,8 @@ def actor_coverage(
         keep = frame_boxes[frame_boxes[:, 4] >= threshold] if len(frame_boxes) else frame_boxes
         inside = np.zeros((h, w), bool)
         for x1, y1, x2, y2, _ in keep:
-            inside[int(max(0, np.floor(y1))) : int(np.ceil(y2)), int(max(0, np.floor(x1))) : int(np.ceil(x2))] = True
+            ya, yb = int(max(0, np.floor(y1))), int(np.clip(np.ceil(y2), 0, h))
+            inside[ya:yb, int(max(0, np.floor(x1))) : int(np.clip(np.ceil(x2), 0, w))] = True
         covered += int((inside & mask).sum())
         total += int(mask.sum())
         ys, xs = np.nonzero(mask)

@@ -85,7 +85,7 @@ def downscale_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir: Path | None = None) -> dict:
     """Valid-video count (the paper's 70 % rule) and, for the synthetic world, actor-pixel recall and box IoU."""
-    from scenebias.synth.world import load_actor_masks
+    from scenebias.synth.truth import load_actor_masks
 
     videos = load_boxes(boxes_npz)
     valid = {vid: is_valid_video(v.frames, threshold, valid_ratio) for vid, v in videos.items()}

@@ -38,6 +38,7 @@ from scenebias.synth.render import (
     fill_box_with_mean,
     make_scenes,
 )
+from scenebias.synth.truth import load_actor_masks  # noqa: F401  (re-exported)
 
 SOURCE_SETS = ("train", "test", "test_conflict", "test_masked", "test_noactor")
 TARGET_SETS = ("train", "test")
@@ -311,14 +312,6 @@ def _write_actor_truth(root: Path, specs: list[VideoSpec], masks: np.ndarray) ->
         masks=np.packbits(masks, axis=-1),
         width=np.array(masks.shape[-1]),
     )
-
-
-def load_actor_masks(path: Path) -> dict[str, np.ndarray]:
-    """Ground-truth actor masks by video id, each (T, H, W) bool."""
-    with np.load(path) as data:
-        width = int(data["width"])
-        unpacked = np.unpackbits(data["masks"], axis=-1, count=width).astype(bool)
-        return dict(zip(data["video_ids"].tolist(), unpacked, strict=True))
 
 
 def synthetic_datasets(world: dict) -> list[str]:

@@ -1,0 +1,411 @@
+"""Human boxes: the box file format, the paper's masking rules, and the backends (motion, torchvision with random
+weights, the Detectron2 adapter with a stand-in predictor, the oracle)."""
+
+import importlib.util
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from conftest import REPO
+from scenebias.framepack import write_pack
+from scenebias.humans.boxes import (
+    VideoBoxes,
+    actor_coverage,
+    carry_to_all_frames,
+    is_valid_video,
+    load_boxes,
+    mask_humans,
+    processed_frames,
+    save_boxes,
+)
+from scenebias.humans.detectors import (
+    BackendUnavailable,
+    build_detectron2_predictor,
+    build_torchvision_detector,
+    detectron2_detect,
+    torchvision_detect,
+)
+from scenebias.humans.motion import MotionSettings, motion_boxes
+from scenebias.humans.stage import oracle_boxes, shard_boxes
+
+
+def boxes(*rows) -> np.ndarray:
+    return np.array(rows, np.float32).reshape(-1, 5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Box files
+
+
+def test_box_file_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    videos = [
+        VideoBoxes("a", [boxes(), rng.random((3, 5)).astype(np.float32), boxes([1, 2, 3, 4, 0.5])], (64, 48)),
+        VideoBoxes("b", [boxes(), boxes()], (32, 32), np.array([False, True])),  # no box in any frame
+        VideoBoxes("c", [rng.random((k, 5)).astype(np.float32) for k in (2, 0, 0, 5, 1)], (171, 128)),
+    ]
+    path = tmp_path / "humans" / "0000.npz"
+    save_boxes(path, videos)
+    loaded = load_boxes(path)
+    assert list(loaded) == ["a", "b", "c"]
+    for video in videos:
+        got = loaded[video.video_id]
+        assert got.size == video.size
+        assert got.carried.tolist() == video.carried.tolist()
+        assert len(got.frames) == len(video.frames)
+        for mine, theirs in zip(video.frames, got.frames, strict=True):
+            assert theirs.shape == (len(mine), 5) and theirs.dtype == np.float32
+            assert np.array_equal(theirs, mine)
+    assert not list(tmp_path.glob("humans/.*"))  # no temporary file left behind
+
+
+def test_box_file_without_videos(tmp_path):
+    save_boxes(tmp_path / "empty.npz", [])
+    assert load_boxes(tmp_path / "empty.npz") == {}
+
+
+def test_stride_processes_every_third_frame_and_the_last():
+    assert processed_frames(10, 3).tolist() == [0, 3, 6, 9]
+    assert processed_frames(8, 3).tolist() == [0, 3, 6, 7]
+    assert processed_frames(5, 1).tolist() == [0, 1, 2, 3, 4]
+    assert processed_frames(1, 3).tolist() == [0]
+
+
+def test_carried_frames_copy_the_nearest_processed_frame():
+    n = 8
+    idx = processed_frames(n, 3)  # 0, 3, 6, 7
+    found = [boxes([i, i, i + 5, i + 5, 0.9]) for i in idx]
+    found[1] = boxes()  # processed frame 3 found nobody
+    per_frame, carried = carry_to_all_frames(n, idx, found)
+    assert carried.tolist() == [False, True, True, False, True, True, False, False]
+    nearest = [0, 0, 3, 3, 3, 6, 6, 7]
+    for f, source in enumerate(nearest):
+        assert np.array_equal(per_frame[f], found[idx.tolist().index(source)]), f
+    assert per_frame[4].shape == (0, 5)  # frame 4 is nearest to 3, which had no box
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The paper's masking rules
+
+
+def test_mask_humans_fills_confident_boxes_with_the_frame_mean():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (3, 12, 16, 3), dtype=np.uint8)
+    original = frames.copy()
+    per_frame = [
+        boxes([2, 3, 6, 7, 0.3], [10, 1, 14, 5, 0.29]),  # at the threshold: filled; just below: left alone
+        boxes(),
+        # fractional: floor/ceil; partly outside: clipped; wholly outside (left of the frame): nothing
+        boxes([1.5, 2.2, 4.1, 5.0, 0.9], [-3, 9, 4, 20, 1.0], [-9, 0, -4, 6, 1.0]),
+    ]
+    out = mask_humans(frames, per_frame, threshold=0.3)
+    assert np.array_equal(frames, original)  # input untouched
+    expected = original.copy()
+    for t, regions in ((0, [(3, 7, 2, 6)]), (2, [(2, 5, 1, 5), (9, 12, 0, 4)])):
+        mean = np.round(original[t].reshape(-1, 3).mean(0)).astype(np.uint8)  # pre-mask mean, rounded
+        for y0, y1, x0, x1 in regions:
+            expected[t, y0:y1, x0:x1] = mean
+    assert np.array_equal(out, expected)
+    assert np.array_equal(out[1], original[1])
+
+
+def test_mask_humans_float_frames_keep_the_exact_mean():
+    frames = np.random.default_rng(2).random((1, 4, 4, 3)).astype(np.float32)
+    out = mask_humans(frames, [boxes([0, 0, 2, 2, 1.0])])
+    assert np.allclose(out[0, 0, 0], frames[0].reshape(-1, 3).mean(0))
+
+
+@pytest.mark.parametrize("n", [10, 20, 30, 100])
+def test_valid_video_at_exactly_seventy_percent(n):
+    hit, miss, weak = boxes([0, 0, 5, 5, 0.8]), boxes(), boxes([0, 0, 5, 5, 0.1])
+    k = n * 7 // 10
+    assert is_valid_video([hit] * k + [miss] * (n - k))
+    assert not is_valid_video([hit] * (k - 1) + [miss] * (n - k + 1))
+    assert not is_valid_video([hit] * (k - 1) + [weak] * (n - k + 1))  # weak boxes do not count
+    assert not is_valid_video([])
+
+
+def test_actor_coverage_counts_actor_pixels_inside_kept_boxes():
+    masks = np.zeros((3, 10, 10), bool)
+    masks[0, 2:6, 2:6] = True  # 16 actor pixels, box covers the left half
+    masks[1, 0:4, 0:2] = True  # 8 pixels; its only box lies left of the frame
+    # frame 2 shows no actor: not scored
+    per_frame = [boxes([2, 0, 4, 10, 0.9], [4, 0, 10, 10, 0.1]), boxes([-6, 0, -1, 4, 0.9]), boxes([0, 0, 5, 5, 1])]
+    covered, total, ious = actor_coverage(per_frame, masks, threshold=0.3)
+    assert (covered, total) == (8, 24)
+    assert ious == pytest.approx([8 / 28, 0.0])  # kept box [2,0,4,10] vs truth box [2,2,6,6]: 8 / (20 + 16 - 8)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Motion backend on static-camera footage
+
+
+def background(rng, h=96, w=128) -> np.ndarray:
+    """A textured static scene: smooth colour gradients, a tiled floor and some bright blocks."""
+    yy, xx = np.mgrid[:h, :w].astype(float)
+    bg = np.stack([90 + 40 * np.sin(xx / 9), 120 + 30 * np.cos(yy / 7), 70 + 25 * np.sin((xx + yy) / 11)], -1)
+    bg[60:] += np.where(((yy[60:] // 8 + xx[60:] // 8) % 2)[..., None] == 1, 25, -15)
+    for _ in range(6):
+        y, x = rng.integers(0, h - 10), rng.integers(0, w - 10)
+        bg[y : y + 10, x : x + 10] = rng.integers(40, 170, 3)
+    return bg
+
+
+def person_mask(h, w, x, y) -> np.ndarray:
+    """A 10x30 body with a round head (radius 4) above it, top-left of the body at (x, y)."""
+    mask = np.zeros((h, w), bool)
+    mask[y : y + 30, x : x + 10] = True
+    yy, xx = np.mgrid[:h, :w]
+    mask |= (yy - (y - 4)) ** 2 + (xx - (x + 5)) ** 2 <= 16
+    return mask
+
+
+def camera(frame: np.ndarray, rng) -> np.ndarray:
+    """Sensor noise and JPEG compression, as frames come out of a frame pack."""
+    noisy = np.clip(frame + rng.normal(0, 3, frame.shape), 0, 255).round().astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noisy).save(buffer, format="JPEG", quality=90)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def walking_video(seed: int = 0, n: int = 12, with_person: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    bg = background(rng)
+    h, w = bg.shape[:2]
+    frames, masks = [], []
+    for t in range(n):
+        mask = person_mask(h, w, 8 + t * 9, 45) if with_person else np.zeros((h, w), bool)
+        frame = bg.copy()
+        frame[mask] = (30, 30, 160)  # dark blue clothes
+        frames.append(camera(frame, rng))
+        masks.append(mask)
+    return np.stack(frames), np.stack(masks)
+
+
+def inside(box: np.ndarray, mask: np.ndarray) -> float:
+    x1, y1, x2, y2 = box[:4].astype(int)
+    return mask[y1:y2, x1:x2].sum() / mask.sum()
+
+
+def test_motion_finds_one_walking_person_per_frame():
+    frames, masks = walking_video()
+    found = motion_boxes(frames, MotionSettings())
+    assert len(found) == len(frames)
+    for t, (frame_boxes, mask) in enumerate(zip(found, masks, strict=True)):
+        assert frame_boxes.shape == (1, 5) and frame_boxes.dtype == np.float32, (t, frame_boxes)
+        box = frame_boxes[0]
+        assert inside(box, mask) >= 0.8, (t, box)
+        ys, xs = np.nonzero(mask)
+        blob_area = (np.ptp(xs) + 1) * (np.ptp(ys) + 1)
+        # Not the whole frame (32x the blob): dilation, padding and JPEG ringing in the blob's 16x16 chroma blocks
+        # make boxes 2-4x the blob's own box on these frames.
+        assert (box[2] - box[0]) * (box[3] - box[1]) <= 5 * blob_area, (t, box)
+        assert 0.3 <= box[4] <= 1.0  # passes the paper's masking threshold
+    assert is_valid_video(found)
+
+
+def test_motion_finds_nobody_in_an_empty_scene():
+    frames, _ = walking_video(with_person=False)
+    found = motion_boxes(frames, MotionSettings())
+    assert [len(b) for b in found] == [0] * len(frames)
+    assert not is_valid_video(found)
+
+
+def test_motion_on_a_single_frame_finds_nothing():
+    frames, _ = walking_video(n=1)
+    assert [b.shape for b in motion_boxes(frames, MotionSettings())] == [(0, 5)]
+
+
+def test_shard_boxes_with_motion_and_stride(tmp_path):
+    frames, masks = walking_video(seed=1)
+    jpegs = []
+    for i, frame in enumerate(frames):
+        jpegs.append(tmp_path / f"{i:06d}.jpg")
+        Image.fromarray(frame).save(jpegs[-1], quality=95)
+    write_pack(jpegs, tmp_path / "packs" / "walk.zip")
+    index = pd.DataFrame(
+        [
+            {"video_id": "walk", "status": "ok", "n_frames": 12, "pack": "walk.zip", "w": 128, "h": 96},
+            {"video_id": "bad", "status": "failed", "n_frames": 0, "pack": "", "w": 0, "h": 0},
+        ]
+    )
+    (video,) = shard_boxes(index, tmp_path / "packs", "motion", stride=3, motion=MotionSettings())
+    assert video.video_id == "walk" and video.size == (128, 96) and len(video.frames) == 12
+    assert np.flatnonzero(~video.carried).tolist() == [0, 3, 6, 9, 11]
+    for t in (0, 3, 6, 9, 11):
+        assert len(video.frames[t]) == 1 and inside(video.frames[t][0], masks[t]) >= 0.8, t
+    assert np.array_equal(video.frames[1], video.frames[0]) and np.array_equal(
+        video.frames[10], video.frames[9]
+    )  # tie: earlier
+
+
+# ---------------------------------------------------------------------------------------------------------
+# torchvision detector (random weights: shapes, loading and the person filter, not accuracy)
+
+
+@pytest.fixture(scope="module")
+def faster_rcnn():
+    torch.manual_seed(0)
+    return build_torchvision_detector("fasterrcnn_resnet50_fpn", None, short_side=64, min_score=0.0)
+
+
+def test_torchvision_detector_runs_on_frames(faster_rcnn):
+    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    found = torchvision_detect(faster_rcnn, "cpu", half=False, batch_size=2)(frames)
+    assert len(found) == 2
+    for frame_boxes in found:
+        assert isinstance(frame_boxes, np.ndarray) and frame_boxes.dtype == np.float32
+        assert frame_boxes.ndim == 2 and frame_boxes.shape[1] == 5
+        assert (frame_boxes[:, [0, 2]] <= 64).all() and (frame_boxes[:, [1, 3]] <= 48).all()
+        assert (frame_boxes[:, :4] >= 0).all() and ((frame_boxes[:, 4] >= 0) & (frame_boxes[:, 4] <= 1)).all()
+
+
+@pytest.mark.parametrize("favoured_class, persons", [(1, True), (2, False)], ids=["person", "bicycle"])
+def test_torchvision_detector_keeps_only_persons(favoured_class, persons):
+    """Biasing the classifier towards one COCO class: only the person class (1) may come back."""
+    torch.manual_seed(0)
+    model = build_torchvision_detector("fasterrcnn_resnet50_fpn", None, short_side=64, min_score=0.5)
+    cls_score = model.roi_heads.box_predictor.cls_score
+    with torch.no_grad():
+        cls_score.weight.zero_()
+        cls_score.bias.zero_()
+        cls_score.bias[favoured_class] = 12.0
+    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    found = torchvision_detect(model, "cpu", half=False, batch_size=1)(frames)  # two batches
+    assert len(found) == 2
+    for frame_boxes in found:
+        if persons:
+            assert len(frame_boxes) > 0 and (frame_boxes[:, 4] > 0.99).all()
+        else:
+            assert frame_boxes.shape == (0, 5)
+
+
+def test_torchvision_weights_round_trip(faster_rcnn, tmp_path):
+    path = tmp_path / "fasterrcnn.pth"
+    torch.save(faster_rcnn.state_dict(), path)
+    model = build_torchvision_detector("fasterrcnn_resnet50_fpn", str(path), short_side=64, min_score=0.0)
+    key = "roi_heads.box_predictor.cls_score.weight"
+    assert torch.equal(model.state_dict()[key], faster_rcnn.state_dict()[key])
+
+
+def test_torchvision_weights_with_wrong_keys_are_refused(faster_rcnn, tmp_path):
+    state = {"backbone.body.conv1.weight": faster_rcnn.state_dict()["backbone.body.conv1.weight"]}
+    state["roi_heads.box_predictor.cls_logits.weight"] = torch.zeros(91, 1024)
+    path = tmp_path / "wrong.pth"
+    torch.save({"model": state}, path)  # detectron-style wrapper is unwrapped first
+    with pytest.raises(ValueError) as info:
+        build_torchvision_detector("fasterrcnn_resnet50_fpn", str(path), short_side=64, min_score=0.0)
+    message = str(info.value)
+    assert str(path) in message and "fasterrcnn_resnet50_fpn" in message
+    assert "unexpected keys ['roi_heads.box_predictor.cls_logits.weight']" in message
+    assert "missing keys ['backbone.body.bn1.weight'" in message
+
+
+@pytest.mark.parametrize(
+    "write, message",
+    [
+        (lambda p: p.write_text("<html>Forbidden</html>"), "cannot be read as a PyTorch state dict"),
+        (lambda p: torch.save([1, 2], p), "not a state dict (got list)"),
+    ],
+    ids=["html", "list"],
+)
+def test_torchvision_weights_that_are_not_a_state_dict_are_refused(tmp_path, write, message):
+    path = tmp_path / "w.pth"
+    write(path)
+    with pytest.raises(ValueError) as info:
+        build_torchvision_detector("maskrcnn_resnet50_fpn", str(path), short_side=64, min_score=0.0)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_unknown_torchvision_model_is_refused():
+    with pytest.raises(ValueError, match="unknown torchvision detector 'yolo'"):
+        build_torchvision_detector("yolo", None, short_side=64, min_score=0.0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Detectron2 adapter (a stand-in predictor: detectron2 is not on PyPI)
+
+
+class StandInBoxes:
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+class StandInInstances:
+    """What DefaultPredictor returns under "instances": pred_boxes.tensor, scores, pred_classes; .to(device)."""
+
+    def __init__(self, xyxy, scores, classes):
+        self.pred_boxes = StandInBoxes(torch.tensor(xyxy, dtype=torch.float32).reshape(-1, 4))
+        self.scores = torch.tensor(scores, dtype=torch.float32)
+        self.pred_classes = torch.tensor(classes, dtype=torch.int64)
+
+    def to(self, device):
+        assert device == "cpu"
+        return self
+
+
+class StandInPredictor:
+    def __init__(self, outputs):
+        self.outputs, self.images = outputs, []
+
+    def __call__(self, image):
+        self.images.append(image.copy())
+        return {"instances": self.outputs[len(self.images) - 1]}
+
+
+def test_detectron2_adapter_keeps_person_boxes_and_scores():
+    predictor = StandInPredictor(
+        [
+            StandInInstances([[1, 2, 10, 20], [3, 3, 9, 9], [5, 6, 30, 40]], [0.9, 0.8, 0.4], [0, 2, 0]),
+            StandInInstances([[0, 0, 4, 4], [1, 1, 5, 5]], [0.95, 0.7], [5, 17]),  # no person
+            StandInInstances([], [], []),  # nothing at all
+        ]
+    )
+    frames = np.random.default_rng(0).integers(0, 256, (3, 48, 64, 3), dtype=np.uint8)
+    found = detectron2_detect(predictor)(frames)
+    assert len(found) == 3 and all(b.dtype == np.float32 for b in found)
+    assert np.array_equal(found[0], boxes([1, 2, 10, 20, 0.9], [5, 6, 30, 40, 0.4]))
+    assert found[1].shape == (0, 5) and found[2].shape == (0, 5)
+    for frame, image in zip(frames, predictor.images, strict=True):  # DefaultPredictor expects BGR
+        assert np.array_equal(image, frame[:, :, ::-1])
+
+
+DETECTRON2_INSTALLED = importlib.util.find_spec("detectron2") is not None
+
+
+@pytest.mark.skipif(DETECTRON2_INSTALLED, reason="detectron2 is installed here")
+def test_detectron2_missing_says_how_to_get_it():
+    with pytest.raises(BackendUnavailable) as info:
+        build_detectron2_predictor("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml", None, "cpu", 240, 0.05)
+    message = str(info.value)
+    assert "envs/detectron2.yaml" in message
+    assert "'torchvision'" in message and "'motion'" in message
+
+
+def test_detectron2_help_names_an_env_file_that_exists():
+    assert (REPO / "envs" / "detectron2.yaml").is_file()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Oracle (synthetic ground truth)
+
+
+def test_oracle_rescales_actor_boxes(tmp_path):
+    rows = [
+        ("v1", 2, 0, 0, 0, 0, 0),  # no actor in this frame
+        ("v1", 0, 10, 20, 30, 60, 500),
+        ("v1", 1, 12, 20, 32, 61, 510),
+        ("v2", 0, 0, 0, 64, 64, 4096),
+    ]
+    path = tmp_path / "actor_boxes.csv"
+    pd.DataFrame(rows, columns=["video_id", "frame", "x1", "y1", "x2", "y2", "actor_pixels"]).to_csv(path, index=False)
+    oracle = oracle_boxes(path)
+    found = oracle("v1", 64, 32, np.array([0, 1, 2]))
+    assert np.allclose(found[0], [[5, 10, 15, 30, 1.0]]) and np.allclose(found[1], [[6, 10, 16, 30.5, 1.0]])
+    assert found[2].shape == (0, 5)
+    assert np.allclose(oracle("v2", 64, 32, np.array([0]))[0], [[0, 0, 32, 32, 1.0]])
+    assert all(b.dtype == np.float32 for b in found)
