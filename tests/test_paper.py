@@ -6,8 +6,6 @@ import subprocess
 
 import pytest
 import yaml
-
-from conftest import REPO, tool
 from test_datasets import (  # noqa: F401  (clips is a fixture)
     DIVES,
     HMDB,
@@ -22,6 +20,8 @@ from test_datasets import (  # noqa: F401  (clips is a fixture)
     write_hmdb_splits,
     write_ucf_lists,
 )
+
+from conftest import REPO, tool
 
 pytestmark = pytest.mark.workflow
 
