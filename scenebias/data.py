@@ -22,10 +22,9 @@ from torch.utils.data import Dataset, Sampler
 
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import is_valid_video, load_boxes, mask_humans
+from scenebias.settings import ACTIVITYNET_MEAN, PAPER_SCALES  # noqa: E402,F401  (one definition)
 
-PAPER_SCALES = (1.0, 0.84089641525, 0.7071067811865476, 0.5946035575, 0.5)  # 2^(-k/4), k = 0..4
 CORNERS = ("c", "tl", "tr", "bl", "br")
-ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)  # official code: [0, 255] input minus this mean, no std
 
 
 @dataclass

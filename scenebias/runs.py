@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from scenebias.train import TrainSettings
+from scenebias.settings import TrainSettings
 
 RUN_KEYS = ("seeds", "init_from", "splits")  # keys of a variant / target entry that are not training settings
 

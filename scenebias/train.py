@@ -17,14 +17,13 @@ of seed, epoch and index only — see scenebias.data). Several GPUs (or CPU proc
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +35,6 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from scenebias.data import (
-    ACTIVITYNET_MEAN,
-    PAPER_SCALES,
-    ClipSpec,
     EpochSampler,
     EvalClips,
     TrainClips,
@@ -54,70 +50,9 @@ from scenebias.losses import (
 )
 from scenebias.models import build_model
 from scenebias.models.common import ActionNet, load_state_dict_strict, save_checkpoint
+from scenebias.settings import TrainSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainSettings:
-    """Every hyperparameter of one training run (written next to its outputs)."""
-
-    model: str = "small3d"
-    model_kwargs: dict = field(default_factory=dict)
-    clip_frames: int = 16
-    crop: int = 112
-    scales: list[float] = field(default_factory=lambda: list(PAPER_SCALES))
-    flip: bool = True
-    mean: list[float] = field(default_factory=lambda: list(ACTIVITYNET_MEAN))
-    std: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
-    optimizer: str = "sgd"  # sgd | adam
-    lr: float = 1e-4
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 1e-5
-    schedule: str = "plateau"  # plateau | onecycle | cosine | constant
-    plateau_patience: int = 10
-    epochs: int = 100
-    batch_size: int = 32
-    warmup_epochs: int = 0  # epochs that train only the new layers (fc, heads) at warmup_lr
-    warmup_lr: float = 1e-2
-    scene_weight: float = 0.0
-    scene_lambda: float = 1.0
-    scene_lambda_schedule: str = "constant"  # constant | dann
-    scene_soft: bool = True
-    scene_hidden: int = 512
-    scene_layers: int = 3
-    mask_weight: float = 0.0
-    mask_form: str = "paper"  # paper | code
-    mask_batch: str = "shared"  # shared | separate
-    mask_lambda: float = 1.0  # GRL strength of the code form's head
-    mask_hidden: int = 512
-    mask_layers: int = 1
-    mask_threshold: float = 0.3
-    valid_ratio: float = 0.7
-    workers: int = 0
-    pin_memory: bool = False
-    persistent_workers: bool = False
-    cache_frames: bool = False  # keep decoded videos in memory across epochs (small datasets)
-    amp: bool = False  # bf16 autocast on CUDA
-    channels_last: bool = False  # channels_last_3d on CUDA
-    device: str = "auto"
-    seed: int = 0
-    threads: int = 1  # torch CPU threads per process
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainSettings:
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown training settings: {sorted(unknown)}")
-        return cls(**values)
-
-    def clip_spec(self) -> ClipSpec:
-        return ClipSpec(frames=self.clip_frames, crop=self.crop, scales=tuple(self.scales), flip=self.flip)
-
-    def fingerprint(self, extra: dict) -> str:
-        blob = json.dumps({"settings": asdict(self), **extra}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def test_smoke_workflow_runs_through_slurm(cluster, tmp_path, venv_env):
     ran_in_slurm = set()
     for _, jobid, log in submissions:
         assert Path(log).is_file() and Path(log).stem == jobid
-        ran_in_slurm |= set(re.findall(r"^rule (\w+):", Path(log).read_text(), flags=re.M))
+        ran_in_slurm |= set(re.findall(r"^(?:rule|checkpoint) (\w+):", Path(log).read_text(), flags=re.M))
     scheduled = set(re.findall(r"^(\w+)\s+\d+$", output.split("Job stats:", 1)[1].split("Select jobs", 1)[0], re.M))
     assert scheduled - {"all", "total"} <= ran_in_slurm, (scheduled, ran_in_slurm)
     total = int(re.search(r"(\d+) of \1 steps \(100%\) done", output).group(1))

@@ -129,6 +129,14 @@ def test_changing_a_finetune_setting_reruns_only_finetune_eval_and_report(smoke_
     assert counts == {"finetune": n_runs, "evaluate": n_runs, "report": 1, "all": 1}
 
 
+def test_training_rules_launch_torchrun_for_several_gpus(smoke_run):
+    workdir, config, _, env = smoke_run
+    configfile = changed_config(workdir, config, "gpus.yaml", "compute", gpus=2)
+    out = snakemake(workdir, configfile, "-n", "-p", "--forcerun", "pretrain", "finetune", env=env).stdout
+    commands = [line for line in out.splitlines() if "scripts/train.py" in line]
+    assert commands and all("torchrun --standalone --nproc_per_node 2 " in c for c in commands), commands[:2]
+
+
 def test_report_and_html(smoke_run):
     workdir, _, configfile, env = smoke_run
     report = workdir / "results" / "report"

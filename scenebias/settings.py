@@ -1,0 +1,80 @@
+"""Every hyperparameter of one training run, as a dataclass with no heavy imports.
+
+Kept apart from scenebias.train so that the workflow can build run settings while it plans the DAG without
+importing torch (which costs seconds per Snakemake invocation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+# Multi-scale corner crop scales 2^(-k/4), k = 0..4, and the ActivityNet mean the official code subtracts
+# (duplicated from scenebias.data, which imports torch).
+PAPER_SCALES = (1.0, 0.84089641525, 0.7071067811865476, 0.5946035575, 0.5)
+ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
+
+
+@dataclass
+class TrainSettings:
+    """Every hyperparameter of one training run (written next to its outputs)."""
+
+    model: str = "small3d"
+    model_kwargs: dict = field(default_factory=dict)
+    clip_frames: int = 16
+    crop: int = 112
+    scales: list[float] = field(default_factory=lambda: list(PAPER_SCALES))
+    flip: bool = True
+    mean: list[float] = field(default_factory=lambda: list(ACTIVITYNET_MEAN))
+    std: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    optimizer: str = "sgd"  # sgd | adam
+    lr: float = 1e-4
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-5
+    schedule: str = "plateau"  # plateau | onecycle | cosine | constant
+    plateau_patience: int = 10
+    epochs: int = 100
+    batch_size: int = 32
+    warmup_epochs: int = 0  # epochs that train only the new layers (fc, heads) at warmup_lr
+    warmup_lr: float = 1e-2
+    scene_weight: float = 0.0
+    scene_lambda: float = 1.0
+    scene_lambda_schedule: str = "constant"  # constant | dann
+    scene_soft: bool = True
+    scene_hidden: int = 512
+    scene_layers: int = 3
+    mask_weight: float = 0.0
+    mask_form: str = "paper"  # paper | code
+    mask_batch: str = "shared"  # shared | separate
+    mask_lambda: float = 1.0  # GRL strength of the code form's head
+    mask_hidden: int = 512
+    mask_layers: int = 1
+    mask_threshold: float = 0.3
+    valid_ratio: float = 0.7
+    workers: int = 0
+    pin_memory: bool = False
+    persistent_workers: bool = False
+    cache_frames: bool = False  # keep decoded videos in memory across epochs (small datasets)
+    amp: bool = False  # bf16 autocast on CUDA
+    channels_last: bool = False  # channels_last_3d on CUDA
+    device: str = "auto"
+    seed: int = 0
+    threads: int = 1  # torch CPU threads per process
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainSettings:
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        return cls(**values)
+
+    def clip_spec(self):
+        from scenebias.data import ClipSpec
+
+        return ClipSpec(frames=self.clip_frames, crop=self.crop, scales=tuple(self.scales), flip=self.flip)
+
+    def fingerprint(self, extra: dict) -> str:
+        blob = json.dumps({"settings": asdict(self), **extra}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
