@@ -118,7 +118,7 @@ def main() -> None:
             r = measure(videos, vroot, short_side, args.jpeg_qscale, args.workers, args.repeats)
             print(
                 f"| {name} | {short_side} | {r['frames']} | {r['bare_fps']:.0f} | {r['ours_fps']:.0f} |"
-                f" {r['ratio']:.2f} |"
+                f" {r['ratio']:.2f} | {r['bytes_per_frame'] / 1000:.1f} |"
             )
 
 

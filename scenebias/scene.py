@@ -143,18 +143,11 @@ def load_places365(weights: Path):
     `resnet50_places365.pth.tar` is a dict with `state_dict` whose keys carry DataParallel's `module.` prefix
     (plus `epoch`, `arch`, `best_prec1`). Those are plain tensors and numbers, so `weights_only=True` reads it.
     """
-    import torch
     from torchvision.models import resnet50
 
-    try:
-        checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # torch's messages (zip/EOF/pickle errors) do not name the file
-        raise ValueError(
-            f"{weights}: cannot be read as a PyTorch checkpoint ({type(exc).__name__}: {exc}); the file is "
-            "truncated, corrupt or not a .pth.tar: compare its sha256 with the published one"
-        ) from exc
+    from scenebias.models.common import read_weights
+
+    checkpoint = read_weights(weights, "checkpoint")
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{weights}: not a Places365 checkpoint (expected a dict with 'state_dict')")

@@ -29,7 +29,7 @@ def make_video(path: Path, *args: str) -> Path:
     return path
 
 
-def testsrc(size: str = "160x120", seconds: float = 1.0, rate: int = 25) -> list[str]:
+def lavfi_testsrc(size: str = "160x120", seconds: float = 1.0, rate: int = 25) -> list[str]:
     return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}", "-t", str(seconds)]
 
 

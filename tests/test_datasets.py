@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_video
-from conftest import testsrc as lavfi_testsrc  # renamed: pytest would collect test*
+from conftest import lavfi_testsrc, make_video
 from scenebias.datasets import ADAPTERS, read_diving48, read_hmdb51, read_kinetics, read_ucf101
 from scenebias.manifest import ManifestError, reconcile_with_disk
 

@@ -6,21 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_video, testsrc
+from conftest import lavfi_testsrc, make_video
 from scenebias.framepack import count_frames, read_frames
 from scenebias.frames import BadVideoError, extract_shard, extract_video
 from scenebias.media import ffmpeg_exe
 
 GOOD = {
     # name: (encoder options, expected frames, expected (w, h) at short side 32)
-    "h264.mp4": (testsrc() + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (42, 32)),
-    "xvid.avi": (testsrc() + ["-c:v", "mpeg4", "-vtag", "XVID"], 25, (42, 32)),
-    "mjpeg.avi": (testsrc() + ["-c:v", "mjpeg"], 25, (42, 32)),
-    "vp9.webm": (testsrc() + ["-c:v", "libvpx-vp9", "-b:v", "200k"], 25, (42, 32)),
-    "odd.mp4": (testsrc("63x47") + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (44, 32)),
-    "odd_mpeg4.avi": (testsrc("63x47") + ["-c:v", "mpeg4"], 25, (44, 32)),
-    "portrait.mp4": (testsrc("72x128") + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (32, 56)),
-    "one_frame.mp4": (testsrc() + ["-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"], 1, (42, 32)),
+    "h264.mp4": (lavfi_testsrc() + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (42, 32)),
+    "xvid.avi": (lavfi_testsrc() + ["-c:v", "mpeg4", "-vtag", "XVID"], 25, (42, 32)),
+    "mjpeg.avi": (lavfi_testsrc() + ["-c:v", "mjpeg"], 25, (42, 32)),
+    "vp9.webm": (lavfi_testsrc() + ["-c:v", "libvpx-vp9", "-b:v", "200k"], 25, (42, 32)),
+    "odd.mp4": (lavfi_testsrc("63x47") + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (44, 32)),
+    "odd_mpeg4.avi": (lavfi_testsrc("63x47") + ["-c:v", "mpeg4"], 25, (44, 32)),
+    "portrait.mp4": (lavfi_testsrc("72x128") + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], 25, (32, 56)),
+    "one_frame.mp4": (lavfi_testsrc() + ["-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"], 1, (42, 32)),
 }
 
 
@@ -30,9 +30,9 @@ def videos(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("videos")
     for name, (args, _, _) in GOOD.items():
         make_video(root / name, *args)
-    make_video(root / "whole.mp4", *testsrc(seconds=2), "-c:v", "libx264", "-pix_fmt", "yuv420p")
-    make_video(root / "whole_faststart.mp4", *testsrc(seconds=2), "-c:v", "libx264", "-movflags", "+faststart")
-    make_video(root / "whole.avi", *testsrc(seconds=2), "-c:v", "mpeg4")
+    make_video(root / "whole.mp4", *lavfi_testsrc(seconds=2), "-c:v", "libx264", "-pix_fmt", "yuv420p")
+    make_video(root / "whole_faststart.mp4", *lavfi_testsrc(seconds=2), "-c:v", "libx264", "-movflags", "+faststart")
+    make_video(root / "whole.avi", *lavfi_testsrc(seconds=2), "-c:v", "mpeg4")
     for name in ("whole.mp4", "whole_faststart.mp4", "whole.avi"):
         data = (root / name).read_bytes()
         (root / f"truncated_{name}").write_bytes(data[: len(data) // 2])

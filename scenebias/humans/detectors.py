@@ -42,7 +42,6 @@ def build_torchvision_detector(name: str, weights_path: str | None, short_side: 
 
     weights_path None gives random weights: only for tests and benchmarks of speed, never for real labels.
     """
-    import torch
     from torchvision.models import detection
 
     if name not in TORCHVISION_MODELS:
@@ -56,15 +55,9 @@ def build_torchvision_detector(name: str, weights_path: str | None, short_side: 
         box_score_thresh=min_score,
     )
     if weights_path is not None:
-        try:
-            state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:  # torch's messages (zip/EOF/pickle errors) do not name the file
-            raise ValueError(
-                f"{weights_path}: cannot be read as a PyTorch state dict ({type(exc).__name__}: {exc}); the file "
-                "is truncated, corrupt or not a .pth: compare its sha256 with the published one"
-            ) from exc
+        from scenebias.models.common import read_weights
+
+        state = read_weights(weights_path, "state dict")
         if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
             state = state["model"]
         if not isinstance(state, dict):

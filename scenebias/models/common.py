@@ -13,11 +13,13 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torchvision.models.video.resnet import VideoResNet
+
+if TYPE_CHECKING:  # importing torchvision costs seconds per process; only the wrappers below need it
+    from torchvision.models.video.resnet import VideoResNet
 
 MODULE_PREFIX = "module."  # what nn.DataParallel / DistributedDataParallel put before every key
 # A BatchNorm counter that checkpoints from PyTorch < 0.4.1 (e.g. the 3D-ResNets-PyTorch Kinetics files) lack.
@@ -143,6 +145,20 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, extra: Mapping[st
 def strip_module_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Remove the leading ``module.`` that (Distributed)DataParallel adds to every key."""
     return {(k[len(MODULE_PREFIX) :] if k.startswith(MODULE_PREFIX) else k): v for k, v in state_dict.items()}
+
+
+def read_weights(path: str | os.PathLike, what: str = "checkpoint") -> Any:
+    """`torch.load(path, weights_only=True)` on CPU, turning torch's unreadable-file errors (zip, EOF, pickle),
+    which do not name the file, into a ValueError that does and says what to check."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise ValueError(
+            f"{path}: cannot be read as a PyTorch {what} ({type(exc).__name__}: {exc}); the file is truncated, "
+            "corrupt or not a PyTorch file: compare its sha256 with the published one"
+        ) from exc
 
 
 def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
