@@ -33,3 +33,9 @@ def write_hparams(path: Path, params: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """A stage's report (quality, counts) as indented JSON, creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging
+from scenebias.cli import setup_logging, write_json
 from scenebias.humans.boxes import merge_box_files
-from scenebias.humans.stage import box_quality, write_json
+from scenebias.humans.stage import box_quality
 
 
 def main() -> None:

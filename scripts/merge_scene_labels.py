@@ -6,8 +6,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging
-from scenebias.humans.stage import write_json
+from scenebias.cli import setup_logging, write_json
 from scenebias.scene import label_quality, merge_label_files
 
 

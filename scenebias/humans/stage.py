@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -114,8 +113,3 @@ def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir
         report["frames_scored"] = len(ious)
         report["no_actor_videos_valid"] = float(np.mean(noactor_valid)) if noactor_valid else None
     return report
-
-
-def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1) + "\n")
