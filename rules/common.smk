@@ -6,7 +6,12 @@ from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)
 
-from scenebias.config import ConfigError, load_schema, validate_config
+from scenebias.config import (
+    DOWNLOAD_SCHEME,
+    ConfigError,
+    load_schema,
+    validate_config,
+)
 from scenebias.manifest import shard_names
 from scenebias.runs import (
     finetune_inits,
@@ -14,6 +19,9 @@ from scenebias.runs import (
     finetune_settings,
     pretrain_runs,
     pretrain_settings,
+    sweep_datasets,
+    sweep_pretrain_runs,
+    sweep_variants,
 )
 
 try:
@@ -35,9 +43,16 @@ INITS = finetune_inits(config)
 TARGETS = list(config["finetune"]["targets"])
 GPUS = config["compute"]["gpus"]
 
+# The optional p_bias sweep: each point is a synthetic source dataset of its own (source_pbNNN) that goes
+# through every stage like the source does; registered as a dataset so the per-dataset rules serve it.
+SWEEP = sweep_datasets(config)
+for _name in SWEEP:
+    config["datasets"][_name] = dict(config["datasets"][SOURCE])
+
 
 wildcard_constraints:
-    ds="|".join(DATASETS),
+    ds="|".join([*DATASETS, *SWEEP]),
+    src="|".join([SOURCE, *SWEEP]),
     shard=r"\d{4}",
     variant="|".join(VARIANTS),
     init="|".join(INITS),
@@ -54,9 +69,11 @@ def script(name):
 def world_params(ds):
     """The world settings one synthetic dataset depends on (other datasets' sizes are left out)."""
     world = {k: v for k, v in config["world"].items() if k not in ("source", "targets")}
-    if ds == "source":
+    if ds == "source" or ds in SWEEP:
         world["source"] = config["world"]["source"]
         world["targets"] = {}
+        if ds in SWEEP:
+            world["p_bias"] = SWEEP[ds]
     else:
         world["targets"] = {ds: config["world"]["targets"][ds]}
     return json.dumps(world, sort_keys=True)
@@ -71,13 +88,44 @@ def dataset_root(ds):
 
 
 def manifest_inputs(wildcards):
-    """Synthetic datasets depend on their rendering job; real datasets are read where they lie."""
+    """Synthetic datasets depend on their rendering job; real datasets are read where they lie, with their
+    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first."""
     if config["datasets"][wildcards.ds]["kind"] == "synthetic":
         return {
             "classes": f"{RESULTS}/world/{wildcards.ds}/lists/classInd.txt",
             "videos": f"{RESULTS}/world/{wildcards.ds}/videos",
         }
-    return {}
+    return {"lists": list(subset_list_files(wildcards.ds).values())}
+
+
+def subset_list_files(ds):
+    """key -> the file a subset_lists entry names (relative paths are under the dataset root, as the adapter
+    reads them); download:NAME entries are the fetch rule's output."""
+    dataset = config["datasets"][ds]
+    lists = dataset.get("options", {}).get("subset_lists")
+    if not lists:
+        return {}
+    if isinstance(lists, str):
+        lists = [lists]
+    items = lists.items() if isinstance(lists, dict) else ((Path(v).name, v) for v in lists)
+    key = f"datasets.{ds}.options.subset_lists"
+    return {
+        k: file_setting(f"{key}.{k}", v, relative_to=dataset["root"]) for k, v in items
+    }
+
+
+def manifest_options(wildcards):
+    """The adapter options, with subset lists replaced by the files the job reads (absolute paths)."""
+    options = dict(config["datasets"][wildcards.ds]["options"])
+    lists = subset_list_files(wildcards.ds)
+    if lists:
+        resolved = {k: str(Path(v).resolve()) for k, v in lists.items()}
+        options["subset_lists"] = (
+            resolved
+            if isinstance(options["subset_lists"], dict)
+            else list(resolved.values())
+        )
+    return json.dumps(options, sort_keys=True)
 
 
 def shards_of(ds):
@@ -123,6 +171,25 @@ if config["humans"]["torchvision"]["url"]:
         config["humans"]["torchvision"]["url"],
         config["humans"]["torchvision"]["sha256"],
     )
+
+
+for _name, _entry in config["downloads"].items():
+    DOWNLOADS[_name] = (_entry["url"], _entry["sha256"])
+
+
+def file_setting(key, value, relative_to=None):
+    """The file a setting names: `download:NAME` is fetched into resources/downloads/NAME (pinned sha256);
+    anything else is a local file that must exist (relative paths under `relative_to` when given)."""
+    if value.startswith(DOWNLOAD_SCHEME):
+        return f"{RESOURCES}/downloads/{value.removeprefix(DOWNLOAD_SCHEME)}"
+    path = Path(relative_to, value) if relative_to else Path(value)
+    if not path.is_file():
+        raise WorkflowError(
+            f"config key '{key}': {path} does not exist; put the file there, or set the key to "
+            f"download:NAME with downloads.NAME: {{url: ..., sha256: ...}} on a machine with internet "
+            f"(README: Reproducing the paper)"
+        )
+    return str(path)
 
 
 def weights_file(section, key, download_name):
@@ -205,7 +272,9 @@ def scene_label_inputs(wildcards):
     inputs = {k: v.format(**wildcards) for k, v in frames_of().items()}
     inputs["weights"] = weights_file("scene", "places365", "places365_resnet50.pth.tar")
     if SCENE["places365"]["categories"]:
-        inputs["categories"] = SCENE["places365"]["categories"]
+        inputs["categories"] = file_setting(
+            "scene.places365.categories", SCENE["places365"]["categories"]
+        )
     return inputs
 
 
@@ -246,18 +315,25 @@ def launcher():
 
 
 def pretrain_inputs(wildcards):
+    """A pretraining run reads its source dataset (the source, or a p_bias sweep point)."""
+    src = wildcards.src
     settings = pretrain_settings(config, wildcards.variant, int(wildcards.seed))
-    inputs = dataset_files(SOURCE)
+    inputs = dataset_files(src)
     if settings["scene_weight"] > 0:
-        inputs["scene"] = f"{RESULTS}/{SOURCE}/scene/labels.npz"
+        inputs["scene"] = f"{RESULTS}/{src}/scene/labels.npz"
     if settings["mask_weight"] > 0:
-        inputs["boxes"] = f"{RESULTS}/{SOURCE}/humans/boxes.npz"
+        inputs["boxes"] = f"{RESULTS}/{src}/humans/boxes.npz"
     init = config["pretrain"]["variants"][wildcards.variant].get("init_from")
     if init:
         inputs["init"] = (
-            f"{RESULTS}/{SOURCE}/pretrain/{init}/seed{wildcards.seed}/model.pt"
+            f"{RESULTS}/{src}/pretrain/{init}/seed{wildcards.seed}/model.pt"
         )
     return inputs
+
+
+def truth_option(wildcards):
+    folder = truth_dir(wildcards.src)
+    return f"--truth {folder}/ground_truth.csv" if folder else ""
 
 
 def train_options(wildcards, input):
@@ -301,6 +377,14 @@ def bias_files():
     return [
         f"{RESULTS}/{SOURCE}/bias/{variant}/seed{seed}.json"
         for variant, seed in pretrain_runs(config)
+    ]
+
+
+def sweep_bias_files():
+    return [
+        f"{RESULTS}/{ds}/bias/{variant}/seed{seed}.json"
+        for ds, variant, seed in sweep_pretrain_runs(config)
+        if variant in sweep_variants(config)
     ]
 
 

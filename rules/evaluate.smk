@@ -27,25 +27,21 @@ rule evaluate:
 
 rule bias_measures:
     input:
-        model=f"{RESULTS}/{SOURCE}/pretrain/{{variant}}/seed{{seed}}/model.pt",
-        manifest=f"{RESULTS}/{SOURCE}/manifest.csv",
-        frames=f"{RESULTS}/{SOURCE}/frames/index.csv",
-        scene=f"{RESULTS}/{SOURCE}/scene/labels.npz",
-        boxes=f"{RESULTS}/{SOURCE}/humans/boxes.npz",
+        model=f"{RESULTS}/{{src}}/pretrain/{{variant}}/seed{{seed}}/model.pt",
+        manifest=f"{RESULTS}/{{src}}/manifest.csv",
+        frames=f"{RESULTS}/{{src}}/frames/index.csv",
+        scene=f"{RESULTS}/{{src}}/scene/labels.npz",
+        boxes=f"{RESULTS}/{{src}}/humans/boxes.npz",
     output:
-        f"{RESULTS}/{SOURCE}/bias/{{variant}}/seed{{seed}}.json",
+        f"{RESULTS}/{{src}}/bias/{{variant}}/seed{{seed}}.json",
     log:
-        f"{RESULTS}/logs/bias/{{variant}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/bias/{{src}}/{{variant}}/seed{{seed}}.log",
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
     params:
         script=script("bias_measures"),
-        truth=(
-            f"--truth {truth_dir(SOURCE)}/ground_truth.csv"
-            if truth_dir(SOURCE)
-            else ""
-        ),
+        truth=truth_option,
         split=config["pretrain"]["split"],
         seed=config["bias"]["probe_seed"],
         batch_size=config["bias"]["batch_size"],

@@ -16,9 +16,7 @@ checkpoint manifest:
         script=script("manifest"),
         kind=lambda wc: config["datasets"][wc.ds]["kind"],
         root=lambda wc: dataset_root(wc.ds),
-        options=lambda wc: json.dumps(
-            config["datasets"][wc.ds]["options"], sort_keys=True
-        ),
+        options=manifest_options,
         shard_size=config["manifest"]["shard_size"],
     shell:
         "python {params.script} --kind {params.kind} --root {params.root:q}"

@@ -45,3 +45,29 @@ rule report:
         " --b-scene {input.b_scene} --logs {input.logs} --order {params.order}"
         " --targets {params.targets} {params.published}"
         " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+# The optional p_bias sweep (`snakemake --cores N p_bias_sweep`): not part of the default target.
+rule p_bias_sweep:
+    input:
+        bias=sweep_bias_files(),
+    output:
+        csv=f"{RESULTS}/report/p_bias_sweep.csv",
+        md=f"{RESULTS}/report/p_bias_sweep.md",
+        plot=report(
+            f"{RESULTS}/report/p_bias_sweep.png",
+            category="Plots",
+            labels={"plot": "p_bias sweep"},
+        ),
+    log:
+        f"{RESULTS}/logs/p_bias_sweep.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        script=script("p_bias_sweep"),
+        points=" ".join(f"{name}={p}" for name, p in SWEEP.items()),
+        order=sweep_variants(config),
+    shell:
+        "python {params.script} --bias {input.bias} --points {params.points}"
+        " --order {params.order} --csv {output.csv} --md {output.md}"
+        " --plot {output.plot} > {log} 2>&1"

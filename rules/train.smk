@@ -7,13 +7,13 @@ rule pretrain:
     input:
         unpack(pretrain_inputs),
     output:
-        model=f"{RESULTS}/{SOURCE}/pretrain/{{variant}}/seed{{seed}}/model.pt",
-        metrics=f"{RESULTS}/{SOURCE}/pretrain/{{variant}}/seed{{seed}}/metrics.json",
-        log=f"{RESULTS}/{SOURCE}/pretrain/{{variant}}/seed{{seed}}/log.csv",
+        model=f"{RESULTS}/{{src}}/pretrain/{{variant}}/seed{{seed}}/model.pt",
+        metrics=f"{RESULTS}/{{src}}/pretrain/{{variant}}/seed{{seed}}/metrics.json",
+        log=f"{RESULTS}/{{src}}/pretrain/{{variant}}/seed{{seed}}/log.csv",
     log:
-        f"{RESULTS}/logs/pretrain/{{variant}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/pretrain/{{src}}/{{variant}}/seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/pretrain/{{variant}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/pretrain/{{src}}/{{variant}}/seed{{seed}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
@@ -30,7 +30,7 @@ rule pretrain:
         val_roles=" ".join(config["pretrain"]["val_roles"]),
         options=train_options,
         out_dir=lambda wc, output: Path(output.model).parent,
-        ckpt=lambda wc: f"{RESULTS}/checkpoints/pretrain/{wc.variant}/seed{wc.seed}",
+        ckpt=lambda wc: f"{RESULTS}/checkpoints/pretrain/{wc.src}/{wc.variant}/seed{wc.seed}",
     shell:
         "{params.launcher} {params.script} --settings {params.settings:q}"
         " --manifest {input.manifest} --frames {input.frames} --split {params.split}"

@@ -13,6 +13,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from scenebias.runs import sweep_dataset_name
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
 
@@ -115,6 +117,8 @@ def _check_semantics(config: dict) -> None:
                 f"config key 'pretrain.variants.{name}.seeds': every seed needs a {init!r} model of the same seed"
             )
     _check_init_cycles(variants)
+    _check_sweep(config)
+    _check_downloads(config)
     for name in config["finetune"]["targets"]:
         if name not in config["datasets"]:
             raise ConfigError(f"config key 'finetune.targets.{name}': no dataset named {name!r}")
@@ -126,6 +130,48 @@ def _check_semantics(config: dict) -> None:
                 f"config key 'datasets.{name}': a synthetic dataset must be 'source' or one of world.targets "
                 f"({', '.join(world['targets']) or 'none defined'})"
             )
+
+
+DOWNLOAD_SCHEME = "download:"
+
+
+def file_settings(config: dict) -> list[tuple[str, str]]:
+    """(config key, value) of every setting that names a file which may come from `downloads`."""
+    found = []
+    if config["scene"]["places365"]["categories"]:
+        found.append(("scene.places365.categories", config["scene"]["places365"]["categories"]))
+    for name, dataset in config["datasets"].items():
+        lists = dataset.get("options", {}).get("subset_lists")
+        if isinstance(lists, dict):
+            found += [(f"datasets.{name}.options.subset_lists.{k}", v) for k, v in lists.items()]
+        elif lists:
+            lists = [lists] if isinstance(lists, str) else lists
+            found += [(f"datasets.{name}.options.subset_lists", v) for v in lists]
+    return found
+
+
+def _check_downloads(config: dict) -> None:
+    for key, value in file_settings(config):
+        if isinstance(value, str) and value.startswith(DOWNLOAD_SCHEME):
+            name = value.removeprefix(DOWNLOAD_SCHEME)
+            if name not in config["downloads"]:
+                raise ConfigError(
+                    f"config key '{key}': {value!r} names no entry of 'downloads'; add downloads.{name} with url "
+                    "and sha256 (machines with internet), or give the file's local path instead"
+                )
+
+
+def _check_sweep(config: dict) -> None:
+    sweep, variants = config["sweep"], config["pretrain"]["variants"]
+    for name in sweep["variants"]:
+        if name not in variants:
+            raise ConfigError(f"config key 'sweep.variants': no pretraining variant named {name!r}")
+    names = [sweep_dataset_name(p) for p in sweep["p_bias"]]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config key 'sweep.p_bias': {sweep['p_bias']} has values equal at two decimals")
+    clash = set(names) & set(config["datasets"])
+    if clash:
+        raise ConfigError(f"config key 'datasets': {sorted(clash)} are reserved for the p_bias sweep")
 
 
 def _check_init_cycles(variants: dict) -> None:

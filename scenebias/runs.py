@@ -89,3 +89,43 @@ def finetune_runs(config: dict) -> list[FinetuneRun]:
 def finetune_settings(config: dict, target: str, seed: int) -> dict:
     fine = config["finetune"]
     return _settings(config, fine["defaults"], fine["targets"][target], seed=seed)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The p_bias sweep: each point is a re-rendered source set named source_pbNNN (NNN = 100 x p_bias)
+
+SWEEP_PREFIX = "source_pb"
+
+
+def sweep_dataset_name(p_bias: float) -> str:
+    return f"{SWEEP_PREFIX}{round(p_bias * 100):03d}"
+
+
+def is_source_dataset(name: str) -> bool:
+    """The source set, or one of its p_bias sweep re-renderings (they share the source's classes and sets)."""
+    suffix = name.removeprefix(SWEEP_PREFIX)
+    return name == "source" or (suffix != name and len(suffix) == 3 and suffix.isdigit())
+
+
+def sweep_datasets(config: dict) -> dict[str, float]:
+    """Sweep dataset name -> p_bias; empty unless the source is synthetic."""
+    source = config["pretrain"]["dataset"]
+    if config["datasets"][source]["kind"] != "synthetic":
+        return {}
+    return {sweep_dataset_name(p): p for p in config["sweep"]["p_bias"]}
+
+
+def sweep_variants(config: dict) -> list[str]:
+    return list(config["sweep"]["variants"] or config["pretrain"]["variants"])
+
+
+def sweep_pretrain_runs(config: dict) -> list[tuple[str, str, int]]:
+    """(dataset, variant, seed) of every sweep model, with the variants they are staged from (init_from)."""
+    variants = config["pretrain"]["variants"]
+    needed: list[str] = []
+    for name in sweep_variants(config):
+        chain = [name]
+        while variants[chain[-1]].get("init_from"):
+            chain.append(variants[chain[-1]]["init_from"])
+        needed += [v for v in reversed(chain) if v not in needed]
+    return [(ds, v, seed) for ds in sweep_datasets(config) for v in needed for seed in config["sweep"]["seeds"]]

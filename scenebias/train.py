@@ -396,8 +396,8 @@ def train(
             b = len(y)
             sums["loss"] += loss.item() * b
             sums["ce"] += ce.item() * b
-            sums["scene"] += float(scene_loss) * b
-            sums["mask"] += float(mask_loss) * b
+            sums["scene"] += float(scene_loss.detach()) * b
+            sums["mask"] += float(mask_loss.detach()) * b
             sums["correct"] += (out["logits"].argmax(1) == y).sum().item()
             sums["n"] += b
         totals = dict(zip(sums, all_sum(list(sums.values()), ctx, device), strict=True))

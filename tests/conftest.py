@@ -1,7 +1,11 @@
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -103,3 +107,24 @@ def tiny_source(tmp_path_factory, tiny_world):
         "boxes": root / "boxes.npz",
         "truth": root / "world" / "source" / "ground_truth.csv",
     }
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # keep the test output clean
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """A threaded HTTP server on 127.0.0.1 (free port) serving `folder`; yields its base URL. Nothing leaves
+    the machine: it stands in for the public URLs the fetch rule downloads from."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)

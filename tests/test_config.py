@@ -39,6 +39,11 @@ def test_shipped_configs_are_valid():
         (lambda c: c["world"].update(speed=[1.3, 0.7]), "world.speed"),
         (lambda c: c["datasets"].update(ucf={"kind": "synthetic"}), "datasets.ucf"),
         (lambda c: c.update(colour="red"), "<top level>"),
+        (lambda c: c["scene"].update(places365={"categories": "download:cats.txt"}), "scene.places365.categories"),
+        (lambda c: c.update(downloads={"x.txt": {"url": "http://h/x.txt", "sha256": "abc"}}), "downloads.x.txt.sha256"),
+        (lambda c: c.update(sweep={"variants": ["nope"]}), "sweep.variants"),
+        (lambda c: c.update(sweep={"p_bias": [0.5, 0.501]}), "sweep.p_bias"),
+        (lambda c: c.update(sweep={"p_bias": [1.2]}), "sweep.p_bias.0"),
     ],
 )
 def test_bad_config_names_the_key(edit, key):

@@ -1,18 +1,15 @@
 """Weights downloads with a pinned sha256: `scenebias.fetch.download` and the workflow's `fetch` rule, against a
 loopback HTTP server (127.0.0.1 only; nothing leaves the machine)."""
 
-import functools
 import hashlib
-import http.server
 import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, tool
+from conftest import REPO, serve_folder, tool
 from scenebias.fetch import FetchError, check_sha256, download
 
 PAYLOAD = b"not really a resnet, but bytes with a known digest\n" * 200
@@ -20,24 +17,13 @@ SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 WRONG_SHA256 = hashlib.sha256(b"something else").hexdigest()
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # keep the test output clean
-        pass
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A threaded HTTP server on 127.0.0.1 (free port) serving a folder that holds `w.bin` (PAYLOAD)."""
+    """A loopback HTTP server serving a folder that holds `w.bin` (PAYLOAD)."""
     root = tmp_path_factory.mktemp("served")
     (root / "w.bin").write_bytes(PAYLOAD)
-    handler = functools.partial(QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=10)
+    with serve_folder(root) as url:
+        yield url
 
 
 def closed_port() -> int:
@@ -101,17 +87,24 @@ def test_check_sha256_of_a_changed_file(tmp_path):
 # The workflow's fetch rule
 
 
-def fetch_with_snakemake(workdir: Path, url: str, sha256: str, env: dict) -> tuple[subprocess.CompletedProcess, Path]:
-    """Run Snakemake on the smoke config with a Places365 url + sha256, targeting only the download."""
+def fetch_with_snakemake(
+    workdir: Path, url: str, sha256: str, env: dict, *args: str, target: str = "places365_resnet50.pth.tar"
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run Snakemake on the smoke config with a Places365 url + sha256, and the categories file from `downloads`
+    (the same url), targeting only one download."""
     config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    config["scene"] = {"backend": "places365", "places365": {"url": url, "sha256": sha256}}
+    config["scene"] = {
+        "backend": "places365",
+        "places365": {"url": url, "sha256": sha256, "categories": "download:categories_places365.txt"},
+    }
+    config["downloads"] = {"categories_places365.txt": {"url": url, "sha256": sha256}}
     config["resources"] = str(workdir / "res")
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    target = workdir / "res" / "downloads" / "places365_resnet50.pth.tar"
+    target = workdir / "res" / "downloads" / target
     cmd = [tool("snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), "--cores", "1", str(target)]  # fmt: skip
+           "--configfile", str(configfile), "--cores", "1", *args, str(target)]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300), target
 
 
@@ -129,3 +122,28 @@ def test_fetch_rule_downloads_and_checks(server, tmp_path, venv_env):
     assert "sha256 mismatch" in proc.stdout + proc.stderr  # shown to the user, not only in the log file
     assert not target.exists()
     assert leftovers(target.parent) == []
+
+
+@pytest.mark.workflow
+def test_a_file_setting_can_name_a_download(server, tmp_path, venv_env):
+    """scene.places365.categories: download:NAME is fetched from `downloads` with its pinned sha256."""
+    proc, target = fetch_with_snakemake(tmp_path, f"{server}/w.bin", SHA256, venv_env,
+                                        target="categories_places365.txt")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert target.read_bytes() == PAYLOAD
+
+
+@pytest.mark.workflow
+def test_a_missing_local_file_names_its_key(tmp_path, venv_env):
+    config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"x")
+    config["scene"] = {"backend": "places365",
+                       "places365": {"weights": str(weights), "categories": str(tmp_path / "nowhere.txt")}}  # fmt: skip
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    cmd = [tool("snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "-n"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=venv_env, timeout=300)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "scene.places365.categories" in out and "nowhere.txt does not exist" in out and "download:NAME" in out

@@ -166,3 +166,25 @@ def test_changing_a_frame_setting_reruns_only_frames_and_dependants(smoke_run):
     assert video.stat().st_mtime_ns == before  # the world was not re-rendered
     index = pd.read_csv(workdir / "results" / "fine" / "frames" / "index.csv")
     assert (index[["w", "h"]] == 24).all().all()
+
+
+def test_p_bias_sweep_target(smoke_run):
+    """`snakemake p_bias_sweep`: each p_bias is a re-rendered source set through every stage, baseline trained on
+    it, and the bias-conflicting accuracy tabled and plotted; the default target is untouched."""
+    workdir, config, _, env = smoke_run
+    configfile = changed_config(workdir, config, "sweep.yaml", "sweep", p_bias=[0.5, 1.0], variants=["baseline"])
+    assert job_counts(snakemake(workdir, configfile, "-n", env=env).stdout) == {}  # not part of `all`
+    snakemake(workdir, configfile, "p_bias_sweep", env=env)
+    results = workdir / "results"
+    truth = pd.read_csv(results / "world" / "source_pb100" / "ground_truth.csv")
+    train = truth[truth["set"] == "train"]
+    assert (train["scene"] == train["home_scene"]).all()  # p_bias 1: every training clip in its home scene
+    truth = pd.read_csv(results / "world" / "source_pb050" / "ground_truth.csv")
+    train = truth[truth["set"] == "train"]
+    assert 0.3 < (train["scene"] == train["home_scene"]).mean() < 0.8
+    summary = pd.read_csv(results / "report" / "p_bias_sweep.csv")
+    assert sorted(summary["p_bias"]) == [0.5, 1.0] and set(summary["variant"]) == {"baseline"}
+    assert summary["conflict_acc_mean"].between(0, 1).all()
+    assert (results / "report" / "p_bias_sweep.png").stat().st_size > 1000
+    assert "p_bias 0.5" in (results / "report" / "p_bias_sweep.md").read_text()
+    assert not (results / "source_pb050" / "pretrain" / "sdn").exists()  # only the listed variants

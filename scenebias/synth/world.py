@@ -29,6 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from scenebias.media import ffmpeg_exe
+from scenebias.runs import is_source_dataset
 from scenebias.synth.actions import ACTIONS_BY_NAME, FINE_ACTIONS, SOURCE_ACTIONS, Action, poses
 from scenebias.synth.render import (
     Scene,
@@ -103,7 +104,7 @@ def plan_dataset(name: str, world: dict) -> list[VideoSpec]:
     """Every video of one synthetic dataset, with all its random draws, before any pixel is drawn."""
     size = world["size"]
     n_source = len(SOURCE_ACTIONS)
-    if name == "source":
+    if is_source_dataset(name):
         classes = target_classes("source", world)
         sets = {s: world["source"][s] for s in SOURCE_SETS}
         fixed_scene = None
@@ -279,7 +280,7 @@ def write_dataset(name: str, world: dict, out_root: Path) -> pd.DataFrame:
 
 
 def _class_names(name: str, world: dict) -> list[str]:
-    kind = "source" if name == "source" else world["targets"][name]["actions"]
+    kind = "source" if is_source_dataset(name) else world["targets"][name]["actions"]
     return [c.name for c in target_classes(kind, world)]
 
 
