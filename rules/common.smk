@@ -89,7 +89,8 @@ def dataset_root(ds):
 
 def manifest_inputs(wildcards):
     """Synthetic datasets depend on their rendering job; real datasets are read where they lie, with their
-    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first."""
+    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first.
+    """
     if config["datasets"][wildcards.ds]["kind"] == "synthetic":
         return {
             "classes": f"{RESULTS}/world/{wildcards.ds}/lists/classInd.txt",
@@ -107,7 +108,9 @@ def subset_list_files(ds):
         return {}
     if isinstance(lists, str):
         lists = [lists]
-    items = lists.items() if isinstance(lists, dict) else ((Path(v).name, v) for v in lists)
+    items = (
+        lists.items() if isinstance(lists, dict) else ((Path(v).name, v) for v in lists)
+    )
     key = f"datasets.{ds}.options.subset_lists"
     return {
         k: file_setting(f"{key}.{k}", v, relative_to=dataset["root"]) for k, v in items
@@ -179,7 +182,8 @@ for _name, _entry in config["downloads"].items():
 
 def file_setting(key, value, relative_to=None):
     """The file a setting names: `download:NAME` is fetched into resources/downloads/NAME (pinned sha256);
-    anything else is a local file that must exist (relative paths under `relative_to` when given)."""
+    anything else is a local file that must exist (relative paths under `relative_to` when given).
+    """
     if value.startswith(DOWNLOAD_SCHEME):
         return f"{RESOURCES}/downloads/{value.removeprefix(DOWNLOAD_SCHEME)}"
     path = Path(relative_to, value) if relative_to else Path(value)
@@ -410,3 +414,10 @@ def all_targets():
     else:
         targets += bias_files()
     return targets
+
+
+# Local files named in the config must exist before any job runs (downloads are fetched by the fetch rule).
+if SCENE["backend"] == "places365" and SCENE["places365"]["categories"]:
+    file_setting("scene.places365.categories", SCENE["places365"]["categories"])
+for _ds in DATASETS:
+    subset_list_files(_ds)
