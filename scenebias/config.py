@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from scenebias.runs import sweep_dataset_name
+from scenebias.synth.naming import sweep_dataset_name
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 

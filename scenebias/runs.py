@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from scenebias.settings import TrainSettings
+from scenebias.synth.naming import sweep_dataset_name
 
 RUN_KEYS = ("seeds", "init_from", "splits")  # keys of a variant / target entry that are not training settings
 
@@ -93,18 +94,6 @@ def finetune_settings(config: dict, target: str, seed: int) -> dict:
 
 # ---------------------------------------------------------------------------------------------------------
 # The p_bias sweep: each point is a re-rendered source set named source_pbNNN (NNN = 100 x p_bias)
-
-SWEEP_PREFIX = "source_pb"
-
-
-def sweep_dataset_name(p_bias: float) -> str:
-    return f"{SWEEP_PREFIX}{round(p_bias * 100):03d}"
-
-
-def is_source_dataset(name: str) -> bool:
-    """The source set, or one of its p_bias sweep re-renderings (they share the source's classes and sets)."""
-    suffix = name.removeprefix(SWEEP_PREFIX)
-    return name == "source" or (suffix != name and len(suffix) == 3 and suffix.isdigit())
 
 
 def sweep_datasets(config: dict) -> dict[str, float]:

@@ -29,8 +29,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from scenebias.media import ffmpeg_exe
-from scenebias.runs import is_source_dataset
 from scenebias.synth.actions import ACTIONS_BY_NAME, FINE_ACTIONS, SOURCE_ACTIONS, Action, poses
+from scenebias.synth.naming import is_source_dataset
 from scenebias.synth.render import (
     Scene,
     actor_box,
