@@ -41,7 +41,7 @@ def test_smoke_workflow_runs_through_slurm(cluster, tmp_path, venv_env):
     assert proc.returncode == 0, output[-5000:]
     assert (tmp_path / "results" / "report" / "results.md").is_file()
     # Every job went through sbatch: the plugin names a SLURM job id per submission and keeps its log, in which
-    # the job's own Snakemake lists the rules it ran. Grouped per-shard jobs share one submission.
+    # the job's own Snakemake lists the rules it ran.
     submissions = re.findall(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)", output)
     assert submissions, output[-3000:]
     assert len({jobid for _, jobid, _ in submissions}) == len(submissions)
@@ -52,7 +52,7 @@ def test_smoke_workflow_runs_through_slurm(cluster, tmp_path, venv_env):
     scheduled = set(re.findall(r"^(\w+)\s+\d+$", output.split("Job stats:", 1)[1].split("Select jobs", 1)[0], re.M))
     assert scheduled - {"all", "total"} <= ran_in_slurm, (scheduled, ran_in_slurm)
     total = int(re.search(r"(\d+) of \1 steps \(100%\) done", output).group(1))
-    assert len(submissions) < total - 1  # cheap per-shard jobs were grouped into fewer submissions
+    assert len(submissions) == total - 1  # one submission per job (no groups); `all` runs locally
     queue = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T"], capture_output=True, text=True, env=env)
     states = dict(line.split() for line in queue.stdout.splitlines())
     assert all(states.get(jobid, "COMPLETED") == "COMPLETED" for _, jobid, _ in submissions), states
