@@ -10,6 +10,7 @@ from scenebias.config import (
     DOWNLOAD_SCHEME,
     ConfigError,
     load_schema,
+    subset_list_entries,
     validate_config,
 )
 from scenebias.manifest import shard_names
@@ -103,17 +104,10 @@ def subset_list_files(ds):
     """key -> the file a subset_lists entry names (relative paths are under the dataset root, as the adapter
     reads them); download:NAME entries are the fetch rule's output."""
     dataset = config["datasets"][ds]
-    lists = dataset.get("options", {}).get("subset_lists")
-    if not lists:
-        return {}
-    if isinstance(lists, str):
-        lists = [lists]
-    items = (
-        lists.items() if isinstance(lists, dict) else ((Path(v).name, v) for v in lists)
-    )
     key = f"datasets.{ds}.options.subset_lists"
     return {
-        k: file_setting(f"{key}.{k}", v, relative_to=dataset["root"]) for k, v in items
+        k: file_setting(f"{key}.{k}", v, relative_to=dataset["root"])
+        for k, v in subset_list_entries(dataset)
     }
 
 

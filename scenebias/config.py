@@ -135,18 +135,24 @@ def _check_semantics(config: dict) -> None:
 DOWNLOAD_SCHEME = "download:"
 
 
+def subset_list_entries(dataset: dict) -> list[tuple[str, str]]:
+    """(key, file) of a dataset's options.subset_lists in any of its forms: a mapping role -> file, or one file
+    or a list of files (keyed by file name, as the Kinetics adapter keys them)."""
+    lists = dataset.get("options", {}).get("subset_lists")
+    if not lists:
+        return []
+    if isinstance(lists, dict):
+        return [(str(k), v) for k, v in lists.items()]
+    return [(Path(v).name, v) for v in ([lists] if isinstance(lists, str) else lists)]
+
+
 def file_settings(config: dict) -> list[tuple[str, str]]:
     """(config key, value) of every setting that names a file which may come from `downloads`."""
     found = []
     if config["scene"]["places365"]["categories"]:
         found.append(("scene.places365.categories", config["scene"]["places365"]["categories"]))
     for name, dataset in config["datasets"].items():
-        lists = dataset.get("options", {}).get("subset_lists")
-        if isinstance(lists, dict):
-            found += [(f"datasets.{name}.options.subset_lists.{k}", v) for k, v in lists.items()]
-        elif lists:
-            lists = [lists] if isinstance(lists, str) else lists
-            found += [(f"datasets.{name}.options.subset_lists", v) for v in lists]
+        found += [(f"datasets.{name}.options.subset_lists.{k}", v) for k, v in subset_list_entries(dataset)]
     return found
 
 
