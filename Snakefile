@@ -6,7 +6,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# One config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]` replaces it (several files
+# are merged in the order given) and `--config KEY=VALUE` overrides either. Keys left out take the schema's defaults.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "rules/common.smk"

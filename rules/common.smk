@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config validation, paths, target lists and wildcard constraints.
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,13 +43,25 @@ SOURCE = config["pretrain"]["dataset"]
 VARIANTS = list(config["pretrain"]["variants"])
 INITS = finetune_inits(config)
 TARGETS = list(config["finetune"]["targets"])
-GPUS = config["compute"]["gpus"]
+GPUS = config["compute"]["gpus"]  # GPUs one training job holds (0: none)
 
 # The optional p_bias sweep: each point is a synthetic source dataset of its own (source_pbNNN) that goes
 # through every stage like the source does; registered as a dataset so the per-dataset rules serve it.
 SWEEP = sweep_datasets(config)
 for _name in SWEEP:
     config["datasets"][_name] = dict(config["datasets"][SOURCE])
+
+
+# Jobs that stay on the machine running Snakemake under a cluster executor: downloads (compute nodes often have
+# no internet), the merges of shard outputs and the report (seconds each, not worth a queue slot).
+localrules:
+    all,
+    fetch,
+    merge_frame_index,
+    merge_human_boxes,
+    merge_scene_labels,
+    report,
+    p_bias_sweep,
 
 
 wildcard_constraints:
@@ -63,8 +76,10 @@ wildcard_constraints:
 
 
 def script(name):
-    """Absolute path of a stage's entry point, so the workflow runs from any --directory."""
-    return str(Path(workflow.basedir) / "scripts" / f"{name}.py")
+    """A stage's entry point, as a path from the working directory: the workflow runs from any --directory, and
+    a finished run moved together with its checkout (or a fresh clone beside a copied results/) is up to date,
+    because no absolute path of the checkout becomes a param (params decide reruns)."""
+    return os.path.relpath(Path(workflow.basedir) / "scripts" / f"{name}.py")
 
 
 def world_params(ds):
@@ -112,17 +127,21 @@ def subset_list_files(ds):
 
 
 def manifest_options(wildcards):
-    """The adapter options, with subset lists replaced by the files the job reads (absolute paths)."""
+    """The adapter options; subset lists travel separately (manifest_subset_lists)."""
     options = dict(config["datasets"][wildcards.ds]["options"])
-    lists = subset_list_files(wildcards.ds)
-    if lists:
-        resolved = {k: str(Path(v).resolve()) for k, v in lists.items()}
-        options["subset_lists"] = (
-            resolved
-            if isinstance(options["subset_lists"], dict)
-            else list(resolved.values())
-        )
+    options.pop("subset_lists", None)
     return json.dumps(options, sort_keys=True)
+
+
+def manifest_subset_lists(wildcards):
+    """The subset list files the manifest job reads, as paths from the working directory (the script resolves
+    them, so no absolute path of the checkout becomes a param), in the form the config gives them.
+    """
+    lists = subset_list_files(wildcards.ds)
+    if not lists:
+        return "null"
+    given = config["datasets"][wildcards.ds]["options"]["subset_lists"]
+    return json.dumps(lists if isinstance(given, dict) else list(lists.values()))
 
 
 def shards_of(ds):
@@ -305,6 +324,14 @@ def dataset_files(ds):
     }
 
 
+def gpus_of(uses_network=True):
+    """The `gpu` resource of a job: training holds compute.gpus; a job that runs one network on its inputs
+    (evaluation, bias measures, a detector, the Places365 labeller) holds one GPU when the run has any, and an
+    offline backend (motion boxes, k-means labels) none. Local runs cap it with --resources gpu=N (the default
+    profile sets 1), the SLURM profile turns it into a GPU request."""
+    return min(GPUS, 1) if uses_network else 0
+
+
 def launcher():
     """python, or torchrun with one process per GPU when a training job asks for several (DDP)."""
     if GPUS > 1:
@@ -355,13 +382,14 @@ def finetune_inputs(wildcards):
     return inputs
 
 
-def b_scene_inputs(wildcards):
+def b_scene_features(wildcards):
+    """The per-video scene features B_scene probes: k-means features per shard, or the merged Places365 labels.
+    A named input function (not unpack): while the manifest checkpoint is pending, planning still knows the name.
+    """
     if config["scene"]["backend"] == "kmeans":
         pattern = f"{RESULTS}/{wildcards.ds}/scene/features/{{shard}}.npz"
-        files = [pattern.format(shard=s) for s in shards_of(wildcards.ds)]
-    else:
-        files = [f"{RESULTS}/{wildcards.ds}/scene/labels.npz"]
-    return {"features": files, "manifest": f"{RESULTS}/{wildcards.ds}/manifest.csv"}
+        return [pattern.format(shard=s) for s in shards_of(wildcards.ds)]
+    return [f"{RESULTS}/{wildcards.ds}/scene/labels.npz"]
 
 
 def finetune_evals():

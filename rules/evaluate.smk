@@ -15,6 +15,8 @@ rule evaluate:
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
+    resources:
+        gpu=gpus_of(),
     params:
         script=script("evaluate"),
         batch_size=config["bias"]["batch_size"],
@@ -39,6 +41,8 @@ rule bias_measures:
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
+    resources:
+        gpu=gpus_of(),
     params:
         script=script("bias_measures"),
         truth=truth_option,
@@ -54,7 +58,8 @@ rule bias_measures:
 
 rule b_scene:
     input:
-        unpack(b_scene_inputs),
+        features=b_scene_features,
+        manifest=f"{RESULTS}/{{ds}}/manifest.csv",
     output:
         f"{RESULTS}/{{ds}}/bias/b_scene.json",
     log:

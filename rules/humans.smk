@@ -16,6 +16,8 @@ rule human_boxes:
             if config["humans"]["backend"] == "detectron2"
             else "../envs/torch.yaml"
         )
+    resources:
+        gpu=gpus_of(config["humans"]["backend"] in ("torchvision", "detectron2")),
     params:
         script=script("human_boxes"),
         backend=config["humans"]["backend"],

@@ -17,8 +17,9 @@ checkpoint manifest:
         kind=lambda wc: config["datasets"][wc.ds]["kind"],
         root=lambda wc: dataset_root(wc.ds),
         options=manifest_options,
+        lists=manifest_subset_lists,
         shard_size=config["manifest"]["shard_size"],
     shell:
         "python {params.script} --kind {params.kind} --root {params.root:q}"
-        " --options {params.options:q} --shard-size {params.shard_size}"
+        " --options {params.options:q} --subset-lists {params.lists:q} --shard-size {params.shard_size}"
         " --out {output.csv} --report {output.report} > {log} 2>&1"

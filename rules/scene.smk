@@ -51,6 +51,8 @@ rule scene_labels:
         f"{RESULTS}/benchmarks/scene/{{ds}}/{{shard}}.tsv"
     conda:
         "../envs/torch.yaml"
+    resources:
+        gpu=gpus_of(SCENE["backend"] == "places365"),
     params:
         script=script("scene_labels"),
         backend=SCENE["backend"],

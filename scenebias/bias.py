@@ -1,4 +1,4 @@
-"""Direct measures of scene bias (DESIGN.md §7), beyond the paper's transfer table.
+"""Direct measures of scene bias (docs/design.md §7), beyond the paper's transfer table.
 
 For a pretrained model: scene leakage (a freshly trained linear probe on frozen pooled features predicting the
 pseudo scene label — an adversary beaten during training says nothing about what a new probe can find),

@@ -1,7 +1,7 @@
 """Clips from frame packs: the paper's training augmentation, the evaluation protocol, and human-masked clips.
 
 Clips leave the loader as uint8 (B, T, H, W, C) and are normalised on the training device (`normalize`), which
-keeps the loader cheap and the host-to-device copy small (DESIGN.md §8).
+keeps the loader cheap and the host-to-device copy small (docs/design.md §8).
 
 Randomness: every augmentation draw comes from `numpy.random.default_rng([seed, epoch, index])`, where the
 sampler hands the epoch to the dataset with each index. The data a training step sees therefore depends only on

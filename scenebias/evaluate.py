@@ -1,7 +1,7 @@
 """The paper's evaluation protocol and the accuracy tables it produces.
 
 Video-level top-1: softmax averaged over every non-overlapping clip covering the video, one centre crop each;
-clip-level top-1 alongside (DESIGN.md §2).
+clip-level top-1 alongside (docs/design.md §2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Frame packs: one uncompressed ZIP of numbered JPEGs per video (DESIGN.md §4).
+"""Frame packs: one uncompressed ZIP of numbered JPEGs per video (docs/design.md §4).
 
 One file per video instead of thousands of loose JPEGs (clusters run out of inodes first); ZIP_STORED so any
 zip tool opens it and a frame is read without inflating anything. Frame i (0-based, the same index every

@@ -1,4 +1,4 @@
-"""Debiasing losses of Choi et al. (DESIGN.md §2; paper_notes.md §3): gradient reversal, the scene adversary with
+"""Debiasing losses of Choi et al. (docs/design.md §2, §2b): gradient reversal, the scene adversary with
 soft pseudo labels, and the human-mask confusion (entropy) loss in the paper's form and in the official code's form.
 """
 
@@ -23,7 +23,7 @@ class GradReverse(torch.autograd.Function):
     """Identity in the forward pass, ``-lambd * grad`` in the backward pass (Ganin & Lempitsky's GRL).
 
     Lets one backward pass train a head to *minimise* its loss while the backbone below the GRL *maximises* it,
-    the min-max of the scene adversary (DESIGN.md §2).
+    the min-max of the scene adversary (docs/design.md §2).
     """
 
     @staticmethod
@@ -43,7 +43,7 @@ def grad_reverse(x: torch.Tensor, lambd: float) -> torch.Tensor:
 def dann_lambda(progress: float, max_lambda: float, gamma: float = 10.0) -> float:
     """DANN ramp ``max_lambda * (2 / (1 + exp(-gamma * p)) - 1)``: 0 at p = 0, close to ``max_lambda`` at p = 1.
 
-    The full-strength adversary from the first step collapsed training in the prototype (DESIGN.md §6), so the
+    The full-strength adversary from the first step collapsed training in the prototype (docs/design.md §6), so the
     reversed gradient grows with training progress ``p`` (clamped to [0, 1]).
     """
     p = min(max(float(progress), 0.0), 1.0)
@@ -79,7 +79,7 @@ def mlp_head(in_dim: int, hidden: int, n_hidden: int, out_dim: int) -> nn.Sequen
 
 class SceneAdversary(nn.Module):
     """Scene classifier behind a GRL: it learns to predict the pseudo scene label from the pooled feature while the
-    reversed gradient pushes the backbone to make the scene unpredictable (DESIGN.md §2: 3 × [Linear 512→512,
+    reversed gradient pushes the backbone to make the scene unpredictable (docs/design.md §2: 3 × [Linear 512→512,
     BN, ReLU] + Linear 512→K_scene; λ = 1.0 in the scene-only stage, 0.5 in the full model)."""
 
     def __init__(self, feature_dim: int, n_scenes: int, hidden: int = 512, n_hidden: int = 3) -> None:
@@ -93,11 +93,11 @@ class SceneAdversary(nn.Module):
 class MaskConfusionHead(nn.Module):
     """The official code's human-mask head (``hm_mlp``): GRL(λ_hm) → 1 × [Linear, BN, ReLU] → Linear to classes.
 
-    Difference from the paper (paper_notes.md §3b): the paper maximises the entropy of the *action classifier*
+    Difference from the paper (docs/design.md §2b): the paper maximises the entropy of the *action classifier*
     ``fc`` on human-masked clips (apply :func:`mask_confusion_loss` to the model's logits; no GRL, gradients reach
     ``fc`` and the backbone). The code applies the same loss to this separate head instead: minimising
     −entropy pushes the head toward *high* entropy, while the backbone, through the GRL, is pushed toward *lower*
-    head entropy (a minimax-entropy game), and ``fc`` gets no gradient from it. DESIGN.md §2 makes the paper's form
+    head entropy (a minimax-entropy game), and ``fc`` gets no gradient from it. docs/design.md §2 makes the paper's form
     the default and this one a named option.
     """
 
@@ -115,7 +115,7 @@ class MaskConfusionHead(nn.Module):
 
 def soft_cross_entropy(logits: torch.Tensor, target_probs: torch.Tensor) -> torch.Tensor:
     """Batch mean of ``-Σ_k target_k log softmax(logits)_k``; soft pseudo scene labels beat hard ones in the paper's
-    ablation (DESIGN.md §2)."""
+    ablation (docs/design.md §2)."""
     return -(target_probs * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 

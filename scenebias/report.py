@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# Published numbers (top-1 %, 3D-ResNet-18 pretrained on Mini-Kinetics-200; authors' poster, DESIGN.md §2).
+# Published numbers (top-1 %, 3D-ResNet-18 pretrained on Mini-Kinetics-200; authors' poster, docs/design.md §2).
 PUBLISHED = {
     "baseline": {"ucf101": 83.5, "hmdb51": 53.6, "diving48": 18.0},
     "sdn": {"ucf101": 84.5, "hmdb51": 56.7, "diving48": 20.5},

@@ -2,7 +2,7 @@
 
 Output (per shard, then merged per dataset) is an `.npz` with `video_ids` (N,), `soft` (N, K) float32 rows that
 sum to 1, `top1` (N,) int64 and, when known, `class_names` (K,). The paper found soft labels better than hard
-ones (HMDB51 56.2 vs 54.5, DESIGN.md §2).
+ones (HMDB51 56.2 vs 54.5, docs/design.md §2).
 """
 
 from __future__ import annotations

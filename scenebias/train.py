@@ -2,7 +2,7 @@
 
 One readable loop in the style of torchvision's references/video_classification. What the paper's method adds:
 - a scene adversary behind a gradient reversal layer, trained with (soft) cross-entropy against pseudo scene
-  labels; its λ is constant or ramps up as in DANN (DESIGN.md §6: full strength from step one collapses training);
+  labels; its λ is constant or ramps up as in DANN (docs/design.md §6: full strength from step one collapses training);
 - a human-mask confusion loss on the human-masked clip: the paper's form maximises the entropy of the action
   classifier; the official code's form puts the entropy on a separate head behind its own reversal layer. The
   masked clip shares the clean clip's forward pass, or comes as a separate batch with its own optimiser step
@@ -128,7 +128,7 @@ def init_from(trainable: Trainable, path: Path, new_classifier: bool) -> None:
     """Initialise from a trained model: backbone (and classifier unless replaced) strictly; heads when present.
 
     Fine-tuning replaces the classifier (new label set) and drops the heads; pretraining stages (baseline ->
-    scene_adv -> sdn, DESIGN.md §2) keep the classifier and reuse a head the previous stage trained.
+    scene_adv -> sdn, docs/design.md §2) keep the classifier and reuse a head the previous stage trained.
     """
     source, record = load_model(path)
     if source.fc.out_features != trainable.net.fc.out_features and not new_classifier:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Scene-bias measures of one pretrained model on its source dataset (DESIGN.md §7)."""
+"""Scene-bias measures of one pretrained model on its source dataset (docs/design.md §7)."""
 
 import argparse
 import json

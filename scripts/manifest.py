@@ -18,13 +18,26 @@ def main() -> None:
     parser.add_argument("--kind", required=True, choices=sorted(ADAPTERS))
     parser.add_argument("--root", type=Path, required=True, help="the dataset's folder (official layout)")
     parser.add_argument("--options", default="{}", help="adapter options as JSON (see scenebias.datasets)")
+    parser.add_argument(
+        "--subset-lists",
+        default="null",
+        help="JSON {role: file} or [file, ...] of subset lists, relative to the working directory (overrides the "
+        "options' subset_lists, which are relative to --root)",
+    )
     parser.add_argument("--shard-size", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True, help="manifest.csv to write")
     parser.add_argument("--report", type=Path, required=True, help="manifest_report.json to write")
     args = parser.parse_args()
     setup_logging()
     try:
-        listed, video_root, adapter_report = ADAPTERS[args.kind](args.root, json.loads(args.options))
+        options = json.loads(args.options)
+        lists = json.loads(args.subset_lists)
+        if lists:
+            resolve = lambda path: str(Path(path).resolve())  # noqa: E731
+            options["subset_lists"] = (
+                {k: resolve(v) for k, v in lists.items()} if isinstance(lists, dict) else [resolve(v) for v in lists]
+            )
+        listed, video_root, adapter_report = ADAPTERS[args.kind](args.root, options)
         manifest, report = reconcile_with_disk(listed, video_root)
     except ManifestError as exc:
         sys.exit(f"error: {exc}")

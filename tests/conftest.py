@@ -62,6 +62,22 @@ def venv_env() -> dict:
     return env
 
 
+def fresh_clone(dest: Path) -> Path:
+    """A checkout of this repository at `dest` as a user's `git clone` would have it: the tracked files plus the
+    untracked ones git does not ignore (so that uncommitted work is tested too), without .venv, results or
+    .snakemake. Tests run the workflow from its root, exactly as the README says."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():  # a tracked file deleted in the working tree is left out, as a commit would
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
 def tool(name: str) -> str:
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     require(found is not None, f"the `{name}` command (install with `make venv`)")

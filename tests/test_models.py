@@ -90,7 +90,7 @@ def test_hara18_default_width_matches_the_paper_backbone() -> None:
     n_params = count_parameters(model)
     assert n_params == derived_hara_params(18, 64, 400, "A")
     assert n_params == pytest.approx(33.2e6, rel=0.005)
-    # DESIGN.md §2: ~8.3 GMACs per 16x112x112 clip (torchvision's r3d_18 is ~40.7 G: never confuse the two).
+    # docs/design.md §2: ~8.3 GMACs per 16x112x112 clip (torchvision's r3d_18 is ~40.7 G: never confuse the two).
     assert count_macs(model, (1, 3, 16, 112, 112)) / 1e9 == pytest.approx(8.3, rel=0.01)
 
 

@@ -1,8 +1,13 @@
-"""configs/paper.yaml on tiny trees in the official layouts: the manifests build and the dry run lists the whole
-paper DAG (4 variants x 3 seeds, 3 + 3 + 1 splits, the report)."""
+"""configs/paper.yaml run as the README says, from the root of a fresh clone, with tiny trees of the four datasets
+in the official layouts where the config's roots point (data/...) and weight files in their official formats
+where its settings point (resources/...): the dry run plans exactly the paper (nothing of the default run leaks
+in), every pretraining job receives the config's settings, and a shrunken copy (an overlay given after the paper
+config) runs through the report."""
 
 import hashlib
+import json
 import re
+import shlex
 import subprocess
 
 import pytest
@@ -22,68 +27,141 @@ from test_datasets import (  # noqa: F401  (clips is a fixture)
     write_ucf_lists,
 )
 
-from conftest import REPO, serve_folder, tool
+from conftest import REPO, fresh_clone, serve_folder, tool
 
 pytestmark = pytest.mark.workflow
 
+PAPER = "configs/paper.yaml"
+
+
+def random_weight_files(places, detector, categories):
+    """The weight files in their official formats, randomly initialised (nothing can be downloaded here):
+    Places365 ResNet-50 as CSAILVision saves it (`state_dict` with `module.` keys, 365 classes), torchvision's
+    COCO Mask R-CNN state dict, and the Places365 category list."""
+    import torch
+    from torchvision.models import resnet50
+    from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+    places.parent.mkdir(parents=True, exist_ok=True)
+    state = {f"module.{k}": v for k, v in resnet50(num_classes=365).state_dict().items()}
+    torch.save({"epoch": 0, "arch": "resnet50", "state_dict": state}, places)
+    detector.parent.mkdir(parents=True, exist_ok=True)
+    state = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict()
+    # Random weights would call every box one arbitrary class; favour "person" (COCO id 1) so that boxes pass the
+    # paper's 0.3 / 70 % rule and the masked branch has videos (mask_batch: separate needs some).
+    state["roi_heads.box_predictor.cls_score.bias"][1] = 20.0
+    torch.save(state, detector)
+    write(categories, [f"/c/class{i} {i}" for i in range(365)])
+
 
 @pytest.fixture(scope="module")
-def paper_trees(tmp_path_factory, clips):  # noqa: F811
-    root = tmp_path_factory.mktemp("paper")
+def paper_checkout(tmp_path_factory, clips):  # noqa: F811
+    """A fresh clone with the paper's data and weights where configs/paper.yaml expects them."""
+    checkout = fresh_clone(tmp_path_factory.mktemp("paper") / "scenebias")
+    config = yaml.safe_load((REPO / PAPER).read_text())
+    roots = {name: checkout / spec["root"] for name, spec in config["datasets"].items()}
     for cls in UCF_CLASSES:
         for group in (1, 8):
-            place(clips, root / "ucf101" / "UCF-101" / ucf_entry(cls, group))
-    write_ucf_lists(root / "ucf101")
+            place(clips, roots["ucf101"] / "UCF-101" / ucf_entry(cls, group))
+    write_ucf_lists(roots["ucf101"])
     for cls, videos in HMDB.items():
         for name in videos:
-            place(clips, root / "hmdb51" / "videos" / cls / name)
-    write_hmdb_splits(root / "hmdb51")
+            place(clips, roots["hmdb51"] / "videos" / cls / name)
+    write_hmdb_splits(roots["hmdb51"])
     for name in DIVES:
-        place(clips, root / "diving48" / "rgb" / f"{name}.mp4")
-    write_diving_lists(root / "diving48")
-    (root / "diving48" / "Diving48_train.json").write_text((root / "diving48" / "Diving48_V2_train.json").read_text())
-    (root / "diving48" / "Diving48_test.json").write_text((root / "diving48" / "Diving48_V2_test.json").read_text())
+        place(clips, roots["diving48"] / "rgb" / f"{name}.mp4")
+    write_diving_lists(roots["diving48"])
+    for version in ("train", "test"):  # V1 list names, as the paper config reads them
+        v2 = roots["diving48"] / f"Diving48_V2_{version}.json"
+        (roots["diving48"] / f"Diving48_{version}.json").write_text(v2.read_text())
     for ytid, (split, label) in KIN.items():
-        place(clips, root / "kinetics" / split / label / clip_name(ytid))
-    train = [y for y, (s, _) in KIN.items() if s == "train"] + ["MISSINGtrn1"]
-    val = [y for y, (s, _) in KIN.items() if s == "val"]
-    write(root / "mini" / "train_ytid_list.txt", train)
-    write(root / "mini" / "val_ytid_list.txt", val)
-    for weights in ("places365/resnet50_places365.pth.tar", "torchvision/maskrcnn_resnet50_fpn_coco.pth"):
-        (root / "resources" / weights).parent.mkdir(parents=True, exist_ok=True)
-        (root / "resources" / weights).write_bytes(b"only its existence matters in a dry run")
-    write(root / "resources" / "places365" / "categories_places365.txt", ["/a/airfield 0"])
-    config = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
-    config["resources"] = str(root / "resources")
-    for name in ("ucf101", "hmdb51", "diving48", "minikinetics"):
-        config["datasets"][name]["root"] = str(root / ("kinetics" if name == "minikinetics" else name))
-    config["datasets"]["minikinetics"]["options"]["subset_lists"] = {
-        "train": str(root / "mini" / "train_ytid_list.txt"),
-        "val": str(root / "mini" / "val_ytid_list.txt"),
-    }
-    config["scene"]["places365"]["weights"] = str(root / "resources/places365/resnet50_places365.pth.tar")
-    config["scene"]["places365"]["categories"] = str(root / "resources/places365/categories_places365.txt")
-    config["humans"]["torchvision"]["weights"] = str(root / "resources/torchvision/maskrcnn_resnet50_fpn_coco.pth")
-    configfile = root / "paper.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    return root, configfile
+        place(clips, roots["minikinetics"] / split / label / clip_name(ytid))
+    lists = config["datasets"]["minikinetics"]["options"]["subset_lists"]
+    write(roots["minikinetics"] / lists["train"], [y for y, (s, _) in KIN.items() if s == "train"] + ["MISSINGtrn1"])
+    write(roots["minikinetics"] / lists["val"], [y for y, (s, _) in KIN.items() if s == "val"])
+    random_weight_files(
+        checkout / config["scene"]["places365"]["weights"],
+        checkout / config["humans"]["torchvision"]["weights"],
+        checkout / config["scene"]["places365"]["categories"],
+    )
+    return checkout, roots
 
 
-def run(root, configfile, *args, env):
-    cmd = [tool("snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile",
-           str(configfile), "--cores", "2", *args]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+def run(checkout, *args, env):
+    """`snakemake --cores 2 ARGS` from the checkout's root, as the README prints it."""
+    proc = subprocess.run([tool("snakemake"), "--cores", "2", *args], cwd=checkout, capture_output=True, text=True,
+                          env=env)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
 
-def test_paper_dry_run_lists_the_whole_dag(paper_trees, venv_env):
-    root, configfile = paper_trees
-    run(root, configfile, "--until", "manifest", env=venv_env)  # the checkpoints: shards become known
-    report = (root / "results-paper" / "minikinetics" / "manifest_report.json").read_text()
+def job_stats(out: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)\s*$", out.split("Job stats:", 1)[1], re.M)}
+
+
+def pretrain_commands(out: str) -> dict[tuple[str, int], dict]:
+    """(variant, seed) -> the --settings JSON of every pretraining command a `-p` dry run prints."""
+    found = {}
+    for line in out.splitlines():
+        if "/train.py" not in line:
+            continue
+        args = shlex.split(line.split("Shell command: ", 1)[-1].split(" > ", 1)[0])
+        run_dir = re.search(r"/pretrain/(\w+)/seed(\d+)$", args[args.index("--out-dir") + 1])
+        if run_dir is None:  # a fine-tuning command (its --init names a pretrained model)
+            continue
+        variant, seed = run_dir.groups()
+        found[(variant, int(seed))] = json.loads(args[args.index("--settings") + 1])
+    return found
+
+
+def test_paper_dry_run_plans_exactly_the_paper(paper_checkout, venv_env):
+    """`snakemake -n -p --configfile configs/paper.yaml` on a fresh clone: no synthetic dataset, 84 fine-tunings,
+    and each pretraining job's settings are the paper config's values, key by key, else the schema's defaults."""
+    checkout, _ = paper_checkout
+    out = run(checkout, "-n", "-p", "--configfile", PAPER, env=venv_env)
+    assert "extended by additional config" not in out  # config.yaml is not merged in
+    counts = job_stats(out)
+    assert "synthesize_dataset" not in counts
+    runs = 4 * 3  # variants x seeds
+    assert counts["pretrain"] == runs
+    assert counts["finetune"] == 4 * (3 + 3 + 1) * 3  # inits x (ucf101, hmdb51, diving48 splits) x seeds = 84
+
+    from scenebias.config import load_schema
+
+    paper = yaml.safe_load((REPO / PAPER).read_text())
+    schema = load_schema()["properties"]
+
+    def given_or_default(section, key):
+        return paper.get(section, {}).get(key, schema[section]["properties"][key]["default"])
+
+    commands = pretrain_commands(out)
+    assert len(commands) == runs
+    for (variant, seed), settings in commands.items():
+        assert settings["model"] == paper["model"]["name"]
+        assert settings["model_kwargs"] == paper["model"]["kwargs"]
+        for key, section, name in [
+            ("clip_frames", "clip", "frames"), ("crop", "clip", "crop"), ("scales", "clip", "scales"),
+            ("flip", "clip", "flip"), ("mean", "clip", "mean"), ("std", "clip", "std"),
+            ("workers", "loader", "workers"), ("pin_memory", "loader", "pin_memory"),
+            ("persistent_workers", "loader", "persistent_workers"), ("cache_frames", "loader", "cache_frames"),
+            ("device", "compute", "device"), ("amp", "compute", "amp"),
+            ("channels_last", "compute", "channels_last"), ("threads", "compute", "threads"),
+        ]:  # fmt: skip
+            assert settings[key] == given_or_default(section, name), (variant, key)
+        assert settings["flip"] is True and len(settings["scales"]) == 5  # the paper's augmentation
+        written = {**paper["pretrain"]["defaults"], **paper["pretrain"]["variants"][variant]}
+        for key, value in written.items():
+            if key not in ("seeds", "init_from"):
+                assert settings[key] == value, (variant, key)
+        assert settings["seed"] == seed
+
+
+def test_paper_dry_run_lists_the_whole_dag(paper_checkout, venv_env):
+    checkout, _ = paper_checkout
+    run(checkout, "--configfile", PAPER, "--until", "manifest", env=venv_env)  # the checkpoints: shards known
+    report = (checkout / "results-paper" / "minikinetics" / "manifest_report.json").read_text()
     assert '"MISSINGtrn1"' in report  # the Mini-Kinetics id missing on disk is reported
-    out = run(root, configfile, "-n", env=venv_env)
-    counts = {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)\s*$", out.split("Job stats:", 1)[1], re.M)}
+    counts = job_stats(run(checkout, "--configfile", PAPER, "-n", env=venv_env))
     runs = 4 * 3  # variants x seeds
     finetunes = 4 * (3 + 3 + 1) * 3  # inits x (ucf101, hmdb51, diving48 splits) x seeds
     assert counts["pretrain"] == runs and counts["bias_measures"] == runs
@@ -91,15 +169,6 @@ def test_paper_dry_run_lists_the_whole_dag(paper_trees, venv_env):
     assert counts["extract_frames"] == 4 and counts["human_boxes"] == 4 and counts["scene_labels"] == 4
     assert counts["b_scene"] == 4 and counts["report"] == 1
     assert "scene_features" not in counts and "fit_scene_kmeans" not in counts  # places365, not k-means
-
-
-def deep_update(base: dict, changes: dict) -> dict:
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_update(base[key], value)
-        else:
-            base[key] = value
-    return base
 
 
 # configs/paper.yaml with every size shrunk so that the whole DAG runs on a CPU in a few minutes; the backends,
@@ -117,57 +186,32 @@ TINY = {
 }
 
 
-def random_weight_files(root):
-    """The two weight files in their official formats, randomly initialised (nothing can be downloaded here):
-    Places365 ResNet-50 as CSAILVision saves it (`state_dict` with `module.` keys, 365 classes), and torchvision's
-    COCO Mask R-CNN state dict."""
-    import torch
-    from torchvision.models import resnet50
-    from torchvision.models.detection import maskrcnn_resnet50_fpn
-
-    places = root / "weights" / "resnet50_places365.pth.tar"
-    places.parent.mkdir(parents=True, exist_ok=True)
-    state = {f"module.{k}": v for k, v in resnet50(num_classes=365).state_dict().items()}
-    torch.save({"epoch": 0, "arch": "resnet50", "state_dict": state}, places)
-    detector = root / "weights" / "maskrcnn_resnet50_fpn_coco.pth"
-    state = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict()
-    # Random weights would call every box one arbitrary class; favour "person" (COCO id 1) so that boxes pass the
-    # paper's 0.3 / 70 % rule and the masked branch has videos (mask_batch: separate needs some).
-    state["roi_heads.box_predictor.cls_score.bias"][1] = 20.0
-    torch.save(state, detector)
-    categories = write(root / "weights" / "categories_places365.txt", [f"/c/class{i} {i}" for i in range(365)])
-    return places, detector, categories
-
-
-def test_tiny_paper_run_through_the_report(paper_trees, venv_env):
-    root, configfile = paper_trees
-    config = yaml.safe_load(configfile.read_text())
-    places, detector, categories = random_weight_files(root)
-    deep_update(config, TINY)
-    config["results"] = "results-tiny"
-    config["scene"]["places365"].update({"weights": str(places), "categories": str(categories)})
-    config["humans"]["torchvision"]["weights"] = str(detector)
-    for variant in config["pretrain"]["variants"].values():
-        variant.update(seeds=[0], epochs=2)
-        if variant.get("warmup_epochs"):
-            variant["warmup_epochs"] = 1
-    config["finetune"]["targets"]["ucf101"]["splits"] = [1, 2]  # two official splits: the per-split table
-    config["finetune"]["targets"]["hmdb51"]["splits"] = [1]
-    # The Mini-Kinetics-200 lists come through the fetch rule, from a loopback server standing in for GitHub.
-    lists = {name: root / "mini" / name for name in ("train_ytid_list.txt", "val_ytid_list.txt")}
-    config["datasets"]["minikinetics"]["options"]["subset_lists"] = {
-        "train": "download:train_ytid_list.txt",
-        "val": "download:val_ytid_list.txt",
-    }
-    tiny = root / "paper-tiny.yaml"
-    with serve_folder(root / "mini") as url:
-        config["downloads"] = {
+def test_tiny_paper_run_through_the_report(paper_checkout, venv_env):
+    """`snakemake --cores 2 --configfile configs/paper.yaml tiny.yaml`: the paper's config with an overlay that
+    shrinks every size (and fetches the Mini-Kinetics lists from a loopback server standing in for GitHub)."""
+    checkout, roots = paper_checkout
+    tiny = dict(TINY, results="results-tiny")
+    paper = yaml.safe_load((REPO / PAPER).read_text())
+    tiny["pretrain"] = dict(TINY["pretrain"], variants={
+        name: {"seeds": [0], "epochs": 2, **({"warmup_epochs": 1} if spec.get("warmup_epochs") else {})}
+        for name, spec in paper["pretrain"]["variants"].items()
+    })  # fmt: skip
+    # ucf101: two official splits, for the per-split table
+    tiny["finetune"] = dict(TINY["finetune"], targets={"ucf101": {"splits": [1, 2]}, "hmdb51": {"splits": [1]}})
+    lists = {name: roots["minikinetics"] / "mini-kinetics-200" / name for name in ("train_ytid_list.txt",
+                                                                                  "val_ytid_list.txt")}  # fmt: skip
+    tiny["datasets"] = {"minikinetics": {"options": {"subset_lists": {
+        "train": "download:train_ytid_list.txt", "val": "download:val_ytid_list.txt"}}}}  # fmt: skip
+    overlay = checkout.parent / "tiny.yaml"
+    with serve_folder(lists["train_ytid_list.txt"].parent) as url:
+        tiny["downloads"] = {
             name: {"url": f"{url}/{name}", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
             for name, path in lists.items()
         }
-        tiny.write_text(yaml.safe_dump(config))
-        run(root, tiny, env=venv_env)
+        overlay.write_text(yaml.safe_dump(tiny))
+        run(checkout, "--configfile", PAPER, str(overlay), env=venv_env)
 
+    root = checkout
     out = root / "results-tiny" / "report"
     md = (out / "results.md").read_text()
     for published in ("83.5", "53.6", "18.0", "84.5", "56.7", "20.5"):

@@ -1,7 +1,10 @@
-"""Runs the real Snakemake workflow on the smoke config in a temporary folder."""
+"""Runs the real Snakemake workflow on the smoke config, from the root of a fresh clone, as the README says:
+`snakemake --cores 2 --configfile configs/smoke.yaml`. Setting changes are overlays given after it
+(`--configfile configs/smoke.yaml overlay.yaml`), the mechanism the README documents."""
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,15 +13,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, tool
+from conftest import REPO, fresh_clone, tool
 
 pytestmark = pytest.mark.workflow
 
+SMOKE = "configs/smoke.yaml"
 
-def snakemake(workdir: Path, configfile: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
-    cmd = [tool("snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", *args]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+def snakemake(checkout: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
+    """`snakemake --cores 2 ARGS` in the checkout's root; ARGS name the config (--configfile ...)."""
+    proc = subprocess.run([tool("snakemake"), "--cores", "2", *args], cwd=checkout, capture_output=True, text=True,
+                          env=env)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
@@ -39,17 +44,15 @@ def smoke_run(tmp_path_factory):
     import sys
 
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    workdir = tmp_path_factory.mktemp("smoke")
-    config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    configfile = workdir / "smoke.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    snakemake(workdir, configfile, env=env)
-    return workdir, config, configfile, env
+    checkout = fresh_clone(tmp_path_factory.mktemp("smoke") / "scenebias")
+    snakemake(checkout, "--configfile", SMOKE, env=env)
+    config = yaml.safe_load((REPO / SMOKE).read_text())
+    return checkout, config, ["--configfile", SMOKE], env
 
 
 def test_smoke_outputs(smoke_run):
-    workdir, config, _, _ = smoke_run
-    results = workdir / "results"
+    checkout, config, _, _ = smoke_run
+    results = checkout / "results"
     world = config["world"]
     expected = {
         "source": sum(world["source"].values()),
@@ -79,37 +82,47 @@ def test_smoke_outputs(smoke_run):
 
 
 def test_rerun_does_nothing(smoke_run):
-    workdir, _, configfile, env = smoke_run
-    assert job_counts(snakemake(workdir, configfile, "-n", env=env).stdout) == {}
+    checkout, _, smoke, env = smoke_run
+    assert job_counts(snakemake(checkout, *smoke, "-n", env=env).stdout) == {}
 
 
-def shard_count(workdir: Path, datasets=("source", "fine")) -> int:
+def test_finished_run_moved_to_another_folder_is_up_to_date(smoke_run, tmp_path):
+    """Results are not tied to the folder they were made in: no absolute path of the checkout decides a rerun."""
+    checkout, _, smoke, env = smoke_run
+    moved = tmp_path / "elsewhere" / "scenebias"
+    shutil.copytree(checkout, moved, symlinks=True)
+    out = snakemake(moved, *smoke, "-n", env=env)
+    assert job_counts(out.stdout) == {}, out.stdout[-2000:]
+
+
+def shard_count(checkout: Path, datasets=("source", "fine")) -> int:
     return sum(
-        pd.read_csv(workdir / "results" / ds / "manifest.csv", dtype={"shard": str})["shard"].nunique()
+        pd.read_csv(checkout / "results" / ds / "manifest.csv", dtype={"shard": str})["shard"].nunique()
         for ds in datasets
     )
 
 
-def changed_config(workdir: Path, config: dict, name: str, section: str, **values) -> Path:
-    """A copy of the config with some keys of one section changed (nested one level: 'humans.motion')."""
-    changed = yaml.safe_load(yaml.safe_dump(config))
-    target = changed
+def overlay(checkout: Path, name: str, section: str, **values) -> list[str]:
+    """Config arguments for the smoke config plus an overlay file that sets some keys of one section (nested
+    one level: 'humans.motion'); the overlay lies outside the checkout's configs/."""
+    changes: dict = {}
+    target = changes
     for key in section.split("."):
         target = target.setdefault(key, {})
     target.update(values)
-    path = workdir / name
-    path.write_text(yaml.safe_dump(changed))
-    return path
+    path = checkout.parent / name
+    path.write_text(yaml.safe_dump(changes))
+    return ["--configfile", SMOKE, str(path)]
 
 
 UPSTREAM_OF_TRAINING = {"synthesize_dataset", "manifest", "extract_frames", "merge_frame_index"}
 
 
 def test_changing_a_box_setting_reruns_only_boxes_and_dependants(smoke_run):
-    workdir, config, _, env = smoke_run
-    configfile = changed_config(workdir, config, "boxes.yaml", "humans.motion", diff_threshold=0.09)
-    shards = shard_count(workdir)
-    counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
+    checkout, config, _, env = smoke_run
+    configfile = overlay(checkout, "boxes.yaml", "humans.motion", diff_threshold=0.09)
+    shards = shard_count(checkout)
+    counts = job_counts(snakemake(checkout, *configfile, "-n", env=env).stdout)
     assert not UPSTREAM_OF_TRAINING & set(counts)
     assert counts["human_boxes"] == shards and counts["merge_human_boxes"] == 2
     # k-means features are computed on human-masked frames, so the labels follow the boxes.
@@ -122,24 +135,24 @@ def test_changing_a_box_setting_reruns_only_boxes_and_dependants(smoke_run):
 
 
 def test_changing_a_finetune_setting_reruns_only_finetune_eval_and_report(smoke_run):
-    workdir, config, _, env = smoke_run
-    configfile = changed_config(workdir, config, "finetune.yaml", "finetune.defaults", epochs=3)
-    counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
+    checkout, config, _, env = smoke_run
+    configfile = overlay(checkout, "finetune.yaml", "finetune.defaults", epochs=3)
+    counts = job_counts(snakemake(checkout, *configfile, "-n", env=env).stdout)
     n_runs = 3  # baseline, sdn and scratch on one target, one split, one seed
     assert counts == {"finetune": n_runs, "evaluate": n_runs, "report": 1, "all": 1}
 
 
 def test_training_rules_launch_torchrun_for_several_gpus(smoke_run):
-    workdir, config, _, env = smoke_run
-    configfile = changed_config(workdir, config, "gpus.yaml", "compute", gpus=2)
-    out = snakemake(workdir, configfile, "-n", "-p", "--forcerun", "pretrain", "finetune", env=env).stdout
+    checkout, config, _, env = smoke_run
+    configfile = overlay(checkout, "gpus.yaml", "compute", gpus=2)
+    out = snakemake(checkout, *configfile, "-n", "-p", "--forcerun", "pretrain", "finetune", env=env).stdout
     commands = [line for line in out.splitlines() if "scripts/train.py" in line]
     assert commands and all("torchrun --standalone --nproc_per_node 2 " in c for c in commands), commands[:2]
 
 
 def test_report_and_html(smoke_run):
-    workdir, _, configfile, env = smoke_run
-    report = workdir / "results" / "report"
+    checkout, _, smoke, env = smoke_run
+    report = checkout / "results" / "report"
     md = (report / "results.md").read_text()
     for row in ("| baseline |", "| sdn |", "| scratch |"):
         assert row in md
@@ -148,35 +161,35 @@ def test_report_and_html(smoke_run):
     assert len(runs) == 3 and runs["video_top1"].between(0, 1).all()
     assert (report / "bias_measures.png").stat().st_size > 1000
     assert (report / "results.tex").read_text().startswith("\\begin{tabular}")
-    snakemake(workdir, configfile, "--report", str(workdir / "report.html"), env=env)
-    assert "results.md" in (workdir / "report.html").read_text(errors="replace")
+    snakemake(checkout, *smoke, "--report", str(checkout / "report.html"), env=env)
+    assert "results.md" in (checkout / "report.html").read_text(errors="replace")
 
 
 def test_changing_a_frame_setting_reruns_only_frames_and_dependants(smoke_run):
-    workdir, config, _, env = smoke_run
-    configfile = changed_config(workdir, config, "smoke_24.yaml", "frames", short_side=24)
-    shards = shard_count(workdir)
-    counts = job_counts(snakemake(workdir, configfile, "-n", env=env).stdout)
+    checkout, config, _, env = smoke_run
+    configfile = overlay(checkout, "smoke_24.yaml", "frames", short_side=24)
+    shards = shard_count(checkout)
+    counts = job_counts(snakemake(checkout, *configfile, "-n", env=env).stdout)
     assert "synthesize_dataset" not in counts and "manifest" not in counts
     assert counts["extract_frames"] == shards and counts["merge_frame_index"] == 2
     assert counts["pretrain"] == 2 and counts["finetune"] == 3 and counts["report"] == 1
-    video = next((workdir / "results" / "world" / "fine" / "videos").rglob("*.mp4"))
+    video = next((checkout / "results" / "world" / "fine" / "videos").rglob("*.mp4"))
     before = video.stat().st_mtime_ns
-    snakemake(workdir, configfile, "--until", "merge_frame_index", env=env)
+    snakemake(checkout, *configfile, "--until", "merge_frame_index", env=env)
     assert video.stat().st_mtime_ns == before  # the world was not re-rendered
-    index = pd.read_csv(workdir / "results" / "fine" / "frames" / "index.csv")
+    index = pd.read_csv(checkout / "results" / "fine" / "frames" / "index.csv")
     assert (index[["w", "h"]] == 24).all().all()
 
 
 def test_p_bias_sweep_target(smoke_run):
     """`snakemake p_bias_sweep`: each p_bias is a re-rendered source set through every stage, baseline trained on
     it, and the bias-conflicting accuracy tabled and plotted; the default target is untouched."""
-    workdir, config, smoke_config, env = smoke_run
-    configfile = changed_config(workdir, config, "sweep.yaml", "sweep", p_bias=[0.5, 1.0], variants=["baseline"])
-    default_jobs = job_counts(snakemake(workdir, smoke_config, "-n", env=env).stdout)
-    assert job_counts(snakemake(workdir, configfile, "-n", env=env).stdout) == default_jobs  # not part of `all`
-    snakemake(workdir, configfile, "p_bias_sweep", env=env)
-    results = workdir / "results"
+    checkout, config, smoke, env = smoke_run
+    configfile = overlay(checkout, "sweep.yaml", "sweep", p_bias=[0.5, 1.0], variants=["baseline"])
+    default_jobs = job_counts(snakemake(checkout, *smoke, "-n", env=env).stdout)
+    assert job_counts(snakemake(checkout, *configfile, "-n", env=env).stdout) == default_jobs  # not part of `all`
+    snakemake(checkout, "p_bias_sweep", *configfile, env=env)  # a target goes before --configfile's list
+    results = checkout / "results"
     truth = pd.read_csv(results / "world" / "source_pb100" / "ground_truth.csv")
     train = truth[truth["set"] == "train"]
     assert (train["scene"] == train["home_scene"]).all()  # p_bias 1: every training clip in its home scene

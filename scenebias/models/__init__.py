@@ -1,6 +1,6 @@
 """Model registry: ``build_model(name, num_classes, **kwargs)`` returns an :class:`ActionNet`.
 
-Names (DESIGN.md §2, §6): ``hara_resnet`` (the paper's 3D-ResNet; kwargs depth, shortcut, width, in_channels,
+Names (docs/design.md §2, §6): ``hara_resnet`` (the paper's 3D-ResNet; kwargs depth, shortcut, width, in_channels,
 detach_shortcut_a), ``r3d_18`` and ``r2plus1d_18`` (torchvision, never with downloaded weights; no kwargs), and
 ``small3d`` (the default run's CNN; kwargs widths, in_channels, temporal_stride_last).
 """

@@ -2,7 +2,7 @@
 
 Every model is an :class:`ActionNet`: ``forward(x)`` takes a float clip batch ``(B, 3, T, H, W)`` and returns
 ``(logits, feature)``, where ``feature`` is the pooled vector the classifier ``fc`` reads. The debiasing losses
-(DESIGN.md §2: scene adversary behind a GRL, human-mask confusion) need that feature, so every backbone returns it
+(docs/design.md §2: scene adversary behind a GRL, human-mask confusion) need that feature, so every backbone returns it
 rather than each training loop reaching into a model's internals.
 """
 
@@ -46,7 +46,7 @@ class TorchvisionVideoNet(ActionNet):
 
     The torchvision modules are adopted under their own names (``stem``, ``layer1`` … ``avgpool``, ``fc``), so the
     state dict keeps torchvision's layout and a torchvision Kinetics-400 weights file still loads (with
-    ``replace_classifier`` afterwards). Note this is not the paper's backbone (DESIGN.md §2: a 3×7×7 stem with no
+    ``replace_classifier`` afterwards). Note this is not the paper's backbone (docs/design.md §2: a 3×7×7 stem with no
     max-pool, ~5× the MACs of Hara's 3D-ResNet-18).
     """
 
@@ -82,7 +82,7 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Multiply-accumulates of the convolutions and linear layers for one batch of ``input_shape``.
 
     Runs the model on the ``meta`` device (shapes only, no arithmetic), so it costs nothing even for big models.
-    Norms, pooling and activations are left out, as in the usual GMAC figures (DESIGN.md §2 quotes ~8.3 G for
+    Norms, pooling and activations are left out, as in the usual GMAC figures (docs/design.md §2 quotes ~8.3 G for
     Hara's ResNet-18 and ~40.7 G for torchvision's r3d_18 on one 16×112×112 clip).
     """
     probe = _meta_copy(model)
@@ -123,7 +123,7 @@ def _meta_copy(model: nn.Module) -> nn.Module:
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, extra: Mapping[str, Any] | None = None) -> Path:
     """Save ``{'state_dict': ..., **extra}`` atomically: a temp file in the same folder, then ``os.replace``.
 
-    Atomic because training jobs are killed and resumed (DESIGN.md §3): a reader never sees half a file.
+    Atomic because training jobs are killed and resumed (docs/design.md §3): a reader never sees half a file.
     """
     extra = dict(extra or {})
     if "state_dict" in extra:

@@ -1,4 +1,4 @@
-"""Hara et al.'s 3D-ResNet (BasicBlock family), the paper's backbone (DESIGN.md §2).
+"""Hara et al.'s 3D-ResNet (BasicBlock family), the paper's backbone (docs/design.md §2).
 
 Written from the architecture description of "Can spatiotemporal 3D CNNs retrace the history of 2D CNNs and
 ImageNet?" (kenshohara/3D-ResNets-PyTorch, copied into vt-vl-lab/SDN as models/resnet.py). Parameter names follow

@@ -1,4 +1,4 @@
-"""The small 3D CNN of the default (synthetic-world) run, DESIGN.md §6.
+"""The small 3D CNN of the default (synthetic-world) run, docs/design.md §6.
 
 Four blocks of [Conv3d 3×3×3, BatchNorm3d, ReLU] with widths 16-32-64-64 (~182 k parameters with 8 classes), then
 global average pooling and ``fc``. Small enough that the whole default DAG trains on a 2-core CPU in minutes.

@@ -43,7 +43,7 @@ FINE_ACTIONS = tuple(
 
 ACTIONS_BY_NAME = {a.name: a for a in SOURCE_ACTIONS + FINE_ACTIONS}
 
-SQUAT_MAX = np.deg2rad(70.0)  # knee angle at the bottom of a squat (DESIGN.md §6)
+SQUAT_MAX = np.deg2rad(70.0)  # knee angle at the bottom of a squat (docs/design.md §6)
 WALK_SPEED = 1.6  # hip translation in px/frame at 64 px and speed 1
 WALK_SWING = 0.45  # thigh swing amplitude (rad)
 

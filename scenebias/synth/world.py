@@ -1,4 +1,4 @@
-"""The synthetic scene-biased action world (DESIGN.md §6), rendered as real video files.
+"""The synthetic scene-biased action world (docs/design.md §6), rendered as real video files.
 
 Each dataset is written in the layout of a real action dataset so that it goes through exactly the same stages:
 
