@@ -19,11 +19,12 @@ rule extract_frames:
         script=script("extract_frames"),
         short_side=config["frames"]["short_side"],
         jpeg_qscale=config["frames"]["jpeg_qscale"],
+        jpeg_chroma=config["frames"]["jpeg_chroma"],
         on_bad_video=config["frames"]["on_bad_video"],
     shell:
         "python {params.script} --manifest {input.manifest} --shard {wildcards.shard}"
         " --manifest-report {input.report} --packs {output.packs} --index {output.index}"
-        " --short-side {params.short_side} --jpeg-qscale {params.jpeg_qscale}"
+        " --short-side {params.short_side} --jpeg-qscale {params.jpeg_qscale} --jpeg-chroma {params.jpeg_chroma}"
         " --on-bad-video {params.on_bad_video} --workers {threads} > {log} 2>&1"
 
 

@@ -51,8 +51,15 @@ class FrameRecord:
     error: str = ""
 
 
-def extraction_command(video: Path, pattern: str, short_side: int, jpeg_qscale: int) -> list[str]:
-    """The ffmpeg command line that writes every decoded frame, short side resized, as numbered JPEGs.
+# JPEG pixel formats by chroma subsampling (frames.jpeg_chroma).
+JPEG_PIX_FMT = {420: "yuvj420p", 444: "yuvj444p"}
+
+
+def extraction_command(
+    video: Path, pattern: str, short_side: int, jpeg_qscale: int, jpeg_chroma: int = 420
+) -> list[str]:
+    """The ffmpeg command line that writes every decoded frame, short side resized, as numbered JPEGs
+    (chroma subsampled 4:2:0 as real footage is, or kept 4:4:4).
 
     The benchmark runs this very command as the bare-ffmpeg baseline, so both produce the same JPEGs.
     """
@@ -60,7 +67,12 @@ def extraction_command(video: Path, pattern: str, short_side: int, jpeg_qscale: 
     stream = ffmpeg.input(str(video)).video.filter(
         "scale", f"if(lt(iw,ih),{s},-2)", f"if(lt(iw,ih),-2,{s})", flags="area"
     )
-    out = stream.output(pattern, start_number=0, fps_mode="passthrough", **{"q:v": jpeg_qscale, "f": "image2"})
+    out = stream.output(
+        pattern,
+        start_number=0,
+        fps_mode="passthrough",
+        **{"q:v": jpeg_qscale, "pix_fmt": JPEG_PIX_FMT[jpeg_chroma], "f": "image2"},
+    )
     args = out.global_args("-hide_banner", "-nostdin", "-nostats", "-threads", "1").compile(cmd=ffmpeg_exe())
     return args
 
@@ -81,7 +93,13 @@ def _frame_size(jpeg: Path) -> tuple[int, int]:
 
 
 def extract_video(
-    video_id: str, video: Path, pack: Path, short_side: int, jpeg_qscale: int, workdir: Path | None = None
+    video_id: str,
+    video: Path,
+    pack: Path,
+    short_side: int,
+    jpeg_qscale: int,
+    workdir: Path | None = None,
+    jpeg_chroma: int = 420,
 ) -> FrameRecord:
     """Extract one video into a frame pack; never raises for a bad video, returns a `failed` record."""
     record = FrameRecord(video_id=video_id, status="failed", jpeg_qscale=jpeg_qscale)
@@ -92,7 +110,7 @@ def extract_video(
         record.error = "empty file (0 bytes)"
         return record
     with tempfile.TemporaryDirectory(prefix=f"frames-{video_id[:40]}-", dir=workdir) as tmp:
-        cmd = extraction_command(video, os.path.join(tmp, "%06d.jpg"), short_side, jpeg_qscale)
+        cmd = extraction_command(video, os.path.join(tmp, "%06d.jpg"), short_side, jpeg_qscale, jpeg_chroma)
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
         info = parse_input_stream(proc.stderr)
         if info is not None:
@@ -133,6 +151,7 @@ def extract_shard(
     jpeg_qscale: int,
     on_bad_video: str = "skip",
     workers: int = 1,
+    jpeg_chroma: int = 420,
 ) -> pd.DataFrame:
     """Extract every video of a shard (`videos` has video_id and path columns); returns the shard index."""
     pack_dir.mkdir(parents=True, exist_ok=True)
@@ -142,7 +161,8 @@ def extract_shard(
         video = (root / row.path).resolve()
         if not video.is_relative_to(root):
             return FrameRecord(row.video_id, "failed", error=f"path escapes the dataset root: {row.path}")
-        return extract_video(row.video_id, video, pack_dir / f"{row.video_id}.zip", short_side, jpeg_qscale)
+        pack = pack_dir / f"{row.video_id}.zip"
+        return extract_video(row.video_id, video, pack, short_side, jpeg_qscale, jpeg_chroma=jpeg_chroma)
 
     rows = list(videos.itertuples(index=False))
     with ThreadPoolExecutor(max_workers=workers) as pool:

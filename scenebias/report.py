@@ -65,9 +65,29 @@ def mean_std(values) -> tuple[float, float, int]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else float("nan"), len(arr)
 
 
+def paired_interval(differences, level: float = 0.95) -> tuple[float, float, float, float, int]:
+    """Mean, sample std and the two-sided t confidence interval of paired differences: (mean, std, low, high, n).
+    The interval needs n ≥ 2 (NaN otherwise); with n = 3 its half-width is 4.30 · std / √3."""
+    from scipy import stats
+
+    mean, std, n = mean_std(differences)
+    if n < 2:
+        return mean, std, float("nan"), float("nan"), n
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+    return mean, std, mean - half, mean + half, n
+
+
+def fmt_difference(mean: float, low: float, high: float, n: int) -> str:
+    """A paired difference in points: 'Δ +2.1 [−0.3, +4.5]' (95 % interval) or 'Δ +2.1' for one pair."""
+    text = f"Δ {mean * 100:+.1f}"
+    if n > 1 and not math.isnan(low):
+        text += f" [{low * 100:+.1f}, {high * 100:+.1f}]"
+    return text
+
+
 def transfer_summary(runs: pd.DataFrame, order: list[str], baseline: str = "baseline") -> pd.DataFrame:
     """Per (init, target): mean ± std of video top-1 over seeds and splits, and the paired difference to the
-    baseline over the (split, seed) pairs both have."""
+    baseline over the (split, seed) pairs both have, with its 95 % t interval."""
     out = []
     for (init, target), group in runs.groupby(["init", "target"], sort=False):
         mean, std, n = mean_std(group["video_top1"])
@@ -75,9 +95,8 @@ def transfer_summary(runs: pd.DataFrame, order: list[str], baseline: str = "base
         base = runs[(runs["init"] == baseline) & (runs["target"] == target)]
         if init != baseline and len(base):
             paired = group.merge(base, on=["split", "seed"], suffixes=("", "_base"))
-            row["diff_mean"], row["diff_std"], row["n_pairs"] = mean_std(
-                paired["video_top1"] - paired["video_top1_base"]
-            )
+            diff = paired_interval((paired["video_top1"] - paired["video_top1_base"]).tolist())
+            row["diff_mean"], row["diff_std"], row["diff_low"], row["diff_high"], row["n_pairs"] = diff
         out.append(row)
     table = pd.DataFrame(out)
     rank = {name: i for i, name in enumerate(order)}
@@ -119,9 +138,7 @@ def transfer_markdown(summary: pd.DataFrame, targets: list[str], order: list[str
             r = row.iloc[0]
             cell = fmt(r["mean"], r["std"], int(r["n"]))
             if "diff_mean" in r and not pd.isna(r.get("diff_mean")):
-                cell += f"; Δ {r['diff_mean'] * 100:+.1f}"
-                if r["n_pairs"] > 1 and not pd.isna(r["diff_std"]):
-                    cell += f" ± {r['diff_std'] * 100:.1f}"
+                cell += "; " + fmt_difference(r["diff_mean"], r["diff_low"], r["diff_high"], int(r["n_pairs"]))
             cells.append(cell)
         lines.append(f"| {init} | " + " | ".join(cells) + " |")
     if published:
@@ -152,6 +169,55 @@ def bias_markdown(bias: pd.DataFrame, order: list[str]) -> str:
     for variant in [v for v in order if v in set(bias["variant"])]:
         group = bias[bias["variant"] == variant]
         cells = [fmt(*mean_std(group[c].tolist())) for c in columns]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# The headline bias measures compared with the baseline, seed by seed (the measures that do not train on masks).
+HEADLINE_BIAS = ("conflict_acc", "conflict_home_rate", "actor_masked_home_prob", "static_clip_acc")
+
+
+def bias_differences(bias: pd.DataFrame, order: list[str], baseline: str = "baseline") -> pd.DataFrame:
+    """Per (variant, measure): the paired difference to the baseline over the seeds both have, its 95 % t interval,
+    and the gap in units of the pooled standard deviation of the two groups (a separation, not a test)."""
+    rows = []
+    base = bias[bias["variant"] == baseline]
+    for variant in [v for v in order if v != baseline and v in set(bias["variant"])]:
+        group = bias[bias["variant"] == variant]
+        paired = group.merge(base, on="seed", suffixes=("", "_base"))
+        for measure in HEADLINE_BIAS:
+            if measure not in bias.columns or group[measure].isna().all():
+                continue
+            mean, std, low, high, n = paired_interval((paired[measure] - paired[f"{measure}_base"]).tolist())
+            _, sd_a, n_a = mean_std(group[measure].tolist())
+            _, sd_b, n_b = mean_std(base[measure].tolist())
+            pooled = (
+                math.sqrt(((n_a - 1) * sd_a**2 + (n_b - 1) * sd_b**2) / (n_a + n_b - 2))
+                if min(n_a, n_b) > 1
+                else float("nan")
+            )
+            rows.append({"variant": variant, "measure": measure, "diff_mean": mean, "diff_std": std, "diff_low": low,
+                         "diff_high": high, "n_pairs": n, "pooled_std": pooled,
+                         "gap_in_pooled_std": abs(mean) / pooled if pooled > 0 else float("nan")})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def bias_differences_markdown(differences: pd.DataFrame, order: list[str]) -> str:
+    measures = [m for m in HEADLINE_BIAS if m in set(differences["measure"])]
+    lines = ["| pretraining − baseline | " + " | ".join(BIAS_COLUMNS[m] for m in measures) + " |"]
+    lines.append("|---" * (len(measures) + 1) + "|")
+    for variant in [v for v in order if v in set(differences["variant"])]:
+        cells = []
+        for measure in measures:
+            row = differences[(differences["variant"] == variant) & (differences["measure"] == measure)]
+            if row.empty:
+                cells.append("–")
+                continue
+            r = row.iloc[0]
+            cell = fmt_difference(r["diff_mean"], r["diff_low"], r["diff_high"], int(r["n_pairs"]))
+            if not math.isnan(r["gap_in_pooled_std"]):
+                cell += f"; {r['gap_in_pooled_std']:.1f} sd"
+            cells.append(f"{cell} (n={int(r['n_pairs'])})")
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True, help="index.csv to write")
     parser.add_argument("--short-side", type=int, required=True)
     parser.add_argument("--jpeg-qscale", type=int, required=True, help="ffmpeg -q:v, 1 (best) .. 31")
+    parser.add_argument("--jpeg-chroma", type=int, choices=[420, 444], default=420, help="chroma subsampling")
     parser.add_argument("--on-bad-video", choices=["skip", "fail"], default="skip")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
@@ -44,12 +45,18 @@ def main() -> None:
             args.jpeg_qscale,
             args.on_bad_video,
             args.workers,
+            args.jpeg_chroma,
         )
     except BadVideoError as exc:
         sys.exit(f"error: {exc}")
     write_hparams(
         args.index.with_name("hparams.json"),
-        {"short_side": args.short_side, "jpeg_qscale": args.jpeg_qscale, "on_bad_video": args.on_bad_video},
+        {
+            "short_side": args.short_side,
+            "jpeg_qscale": args.jpeg_qscale,
+            "jpeg_chroma": args.jpeg_chroma,
+            "on_bad_video": args.on_bad_video,
+        },
     )
     write_index(index, args.index)
     ok = int((index["status"] == "ok").sum())

@@ -12,6 +12,8 @@ from scenebias.cli import setup_logging
 from scenebias.report import (
     PUBLISHED_HMDB51_ABLATION,
     b_scene_markdown,
+    bias_differences,
+    bias_differences_markdown,
     bias_markdown,
     bias_summary,
     bias_table,
@@ -27,7 +29,10 @@ from scenebias.report import (
 NOTES = """
 How to read this:
 - Transfer: video-level top-1 (%) on each target's test split after fine-tuning, mean ± sample std over seeds
-  and splits, n runs; Δ = paired difference to the baseline row over the (split, seed) pairs both have.
+  and splits, n runs; Δ = paired difference to the baseline row over the (split, seed) pairs both have, in
+  points, with its 95 % t interval in brackets (n − 1 degrees of freedom: with n = 3 the interval is wide, about
+  ±2.5 std of the differences). An interval that excludes 0 is a difference the seeds support; one that
+  includes 0 is not evidence of any difference.
 - Bias measures are on the source dataset, per pretrained model, mean ± std over its seeds. ↓ = lower is less
   scene-biased. "conflict → home-action rate": how often a bias-conflicting clip is classified as the home
   action of the scene it shows. "home-action prob.": mean softmax probability of the shown scene's home action
@@ -79,6 +84,13 @@ def main() -> None:
         bias.to_csv(out / "bias.csv", index=False)
         bias_summary(bias).to_csv(out / "bias_summary.csv", index=False)
         parts += ["## Scene-bias measures on the source (%)", bias_markdown(bias, args.order)]
+        differences = bias_differences(bias, args.order)
+        if not differences.empty:
+            differences.to_csv(out / "bias_differences.csv", index=False)
+            parts += [
+                "### Paired differences to the baseline (points; 95 % t interval; gap in pooled std)",
+                bias_differences_markdown(differences, args.order),
+            ]
         plot_bias(bias, args.order, out / "bias_measures.png")
         parts.append("![bias measures](bias_measures.png)")
     if args.b_scene:

@@ -87,7 +87,11 @@ def test_transfer_summary_mean_std_and_paired_difference(tmp_path):
     assert summary.loc["sdn", "n_pairs"] == 2
     assert summary.loc["scratch", "n_pairs"] == 1
     md = transfer_markdown(summary.reset_index(), ["fine"], ["baseline", "sdn", "scratch"], published=False)
-    assert "| sdn | 70.0 ± 0.0 (n=2); Δ +25.0 ± 7.1 |" in md
+    # Differences 0.3 and 0.2: std 0.0707, t(0.975, 1 df) = 12.706, half-width 12.706 * 0.0707 / sqrt(2) = 0.635.
+    assert summary.loc["sdn", "diff_low"] == pytest.approx(0.25 - 0.6353, abs=1e-3)
+    assert summary.loc["sdn", "diff_high"] == pytest.approx(0.25 + 0.6353, abs=1e-3)
+    assert "| sdn | 70.0 ± 0.0 (n=2); Δ +25.0 [-38.5, +88.5] |" in md
+    assert "| scratch | 30.0 (n=1); Δ -10.0 |" in md  # one pair: no interval
     assert "published" not in md
     paper = transfer_markdown(summary.reset_index(), ["ucf101"], ["baseline"], published=True)
     assert "| baseline (published) | 83.5 |" in paper and "| sdn (published) | 84.5 |" in paper
@@ -98,3 +102,26 @@ def test_finetune_paths_are_checked(tmp_path):
     bad.write_text("{}")
     with pytest.raises(ValueError, match="not a fine-tuning eval.json path"):
         finetune_table([bad])
+
+
+def test_bias_differences_pair_seeds_and_give_t_intervals():
+    """Three seeds per variant: the paired differences, their t interval and the gap in pooled std, by hand."""
+    import pandas as pd
+
+    from scenebias.report import bias_differences, bias_differences_markdown
+
+    bias = pd.DataFrame(
+        [{"variant": "baseline", "seed": s, "conflict_acc": a} for s, a in enumerate([0.10, 0.20, 0.15])]
+        + [{"variant": "sdn", "seed": s, "conflict_acc": a} for s, a in enumerate([0.60, 0.80, 0.70])]
+    )
+    table = bias_differences(bias, ["baseline", "sdn"]).set_index("measure")
+    row = table.loc["conflict_acc"]
+    diffs = np.array([0.5, 0.6, 0.55])
+    half = 4.302653 * diffs.std(ddof=1) / np.sqrt(3)  # t(0.975, 2 df)
+    assert row["diff_mean"] == pytest.approx(0.55)
+    assert row["diff_low"] == pytest.approx(0.55 - half, abs=1e-5)
+    assert row["diff_high"] == pytest.approx(0.55 + half, abs=1e-5)
+    pooled = np.sqrt((0.05**2 + 0.1**2) / 2)  # sample stds 0.05 (baseline) and 0.1 (sdn)
+    assert row["gap_in_pooled_std"] == pytest.approx(0.55 / pooled)
+    md = bias_differences_markdown(table.reset_index(), ["baseline", "sdn"])
+    assert "| sdn | Δ +55.0 [+42.6, +67.4]; 7.0 sd (n=3) |" in md

@@ -120,3 +120,21 @@ def test_paths_escaping_the_root_are_refused(videos, tmp_path):
     table = pd.DataFrame({"video_id": ["x"], "path": ["../../etc/passwd"]})
     index = extract_shard(table, videos, tmp_path / "packs", 32, 2)
     assert index.loc[0, "status"] == "failed" and "escapes" in index.loc[0, "error"]
+
+
+def chroma_subsampling(jpeg: bytes) -> tuple[int, int]:
+    """(horizontal, vertical) chroma subsampling of a baseline JPEG, from its SOF0 header's per-component sampling
+    factors: (2, 2) is 4:2:0, (1, 1) is 4:4:4."""
+    i = jpeg.index(b"\xff\xc0") + 10  # marker, length, precision, height, width, number of components
+    factors = [jpeg[i + 3 * c + 1] for c in range(jpeg[i - 1])]  # (id, sampling, table) per component
+    luma, chroma = factors[0], factors[1]
+    return (luma >> 4) // (chroma >> 4), (luma & 15) // (chroma & 15)
+
+
+@pytest.mark.parametrize("chroma, subsampling", [(420, (2, 2)), (444, (1, 1))])
+def test_jpeg_chroma_subsampling_is_a_setting(videos, tmp_path, chroma, subsampling):
+    """frames.jpeg_chroma: 4:2:0 as real footage (the paper path), or 4:4:4 for the synthetic world's thin limbs."""
+    record = extract_video("v", videos / "h264.mp4", tmp_path / "v.zip", 32, 2, jpeg_chroma=chroma)
+    assert record.status == "ok", record.error
+    with zipfile.ZipFile(tmp_path / "v.zip") as zf:
+        assert {chroma_subsampling(zf.read(n)) for n in zf.namelist()} == {subsampling}

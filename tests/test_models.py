@@ -157,6 +157,30 @@ def test_small3d_shapes_and_size() -> None:
     assert logits.shape == (2, 3) and feature.shape == (2, 12)
 
 
+def test_small3d_pool_form_keeps_resolution_in_convolutions_and_pools_between_blocks() -> None:
+    """downsample='pool' (the default run): stride-1 convolutions, max-pool (1,2,2) then (2,2,2) between blocks; the
+    same parameters as the strided form (pools have none); maps 8x32x32 -> 8x16x16 -> 4x8x8 -> 2x4x4."""
+    model = build_model("small3d", 8, downsample="pool")
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv3d)]
+    assert [c.stride for c in convs] == [(1, 1, 1)] * 4
+    pools = [m.kernel_size for m in model.blocks if isinstance(m, nn.MaxPool3d)]
+    assert pools == [(1, 2, 2), (2, 2, 2), (2, 2, 2)]
+    assert count_parameters(model) == derived_small3d_params((16, 32, 64, 64), 8)
+    shapes = []
+    hooks = [c.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[2:]))) for c in convs]
+    logits, feature = run_eval(model, torch.randn(2, 3, 8, 32, 32))
+    for hook in hooks:
+        hook.remove()
+    assert shapes == [(8, 32, 32), (8, 16, 16), (4, 8, 8), (2, 4, 4)]
+    assert logits.shape == (2, 8) and feature.shape == (2, 64)
+    logits, _ = run_eval(model, torch.randn(1, 3, 1, 8, 8))  # one frame, a tiny crop: pools stop at size 1
+    assert logits.shape == (1, 8)
+    with pytest.raises(ValueError, match="downsample"):
+        build_model("small3d", 8, downsample="avg")
+    with pytest.raises(ValueError, match="stem_stride"):
+        build_model("small3d", 8, downsample="pool", stem_stride=2)
+
+
 @pytest.mark.parametrize("name", ["r3d_18", "r2plus1d_18"])
 def test_torchvision_models_follow_the_interface(name: str) -> None:
     model = build_model(name, 6)

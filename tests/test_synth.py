@@ -2,6 +2,7 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from scenebias.framepack import read_frames
 from scenebias.frames import extract_video
@@ -128,3 +129,27 @@ def _defaults() -> dict:
     from scenebias.config import validate_config
 
     return validate_config({})["world"]
+
+
+def test_walk_speed_and_windmill_turns_are_world_settings():
+    """world.walk_speed is the hip's travel per frame (px at 64 px, speed 1); world.circle_turns the windmill's
+    turns per clip."""
+    walk = poses(SOURCE_ACTIONS[1], 8, 64, 1.0, 0.0, 0.0, 32, 35, 1.3, walk_speed=4.1)
+    assert np.diff([p.hip_x for p in walk]) == pytest.approx([4.1] * 7)
+    slow = poses(SOURCE_ACTIONS[0], 8, 128, 0.5, 0.0, 0.0, 64, 70, 1.3, walk_speed=4.1)
+    assert np.diff([p.hip_x for p in slow]) == pytest.approx([-4.1] * 7)  # left, half speed, twice the pixels
+    circle = poses(SOURCE_ACTIONS[2], 9, 64, 1.0, 0.0, 0.0, 32, 35, 1.3, circle_turns=0.9)
+    assert abs(circle[-1].left_arm - circle[0].left_arm) == pytest.approx(0.9 * 2 * np.pi * 8 / 9)
+
+
+@pytest.mark.parametrize("chroma, pix_fmt", [(420, "yuv420p"), (444, "yuv444p")])
+def test_world_videos_take_the_chroma_setting(tmp_path, tiny_world, chroma, pix_fmt):
+    import subprocess
+
+    from scenebias.media import ffmpeg_exe
+
+    render_world({**tiny_world, "chroma": chroma}, tmp_path, ["fine"])
+    video = next((tmp_path / "fine" / "videos").rglob("*.mp4"))
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video)], capture_output=True, text=True)
+    assert f"h264 (High{' 4:4:4 Predictive' if chroma == 444 else ''})" in probe.stderr
+    assert pix_fmt in probe.stderr

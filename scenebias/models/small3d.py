@@ -3,12 +3,18 @@
 Four blocks of [Conv3d 3×3×3, BatchNorm3d, ReLU] with widths 16-32-64-64 (~182 k parameters with 8 classes), then
 global average pooling and ``fc``. Small enough that the whole default DAG trains on a 2-core CPU in minutes.
 
-Downsampling: block 1 keeps the resolution; blocks 2–4 halve H and W (stride 1,2,2); block 4 also halves T
-(``temporal_stride_last=True``, the default). With the default 8×32×32 clips the maps are 8×32×32 → 8×16×16 →
-8×8×8 → 4×4×4: three blocks see the full frame rate, where the action's motion lives, and the last block is cheaper.
-A strided 3-tap convolution with padding 1 works for any T ≥ 1, so short clips do not break it.
-``stem_stride=2`` makes block 1 halve H and W too: about 4× fewer MACs (the default run uses it so the whole
-DAG fits in ~10 minutes on 2 cores; the 3×3 stem still reads every input pixel).
+Two ways to shrink the maps (``downsample``):
+
+- ``"pool"`` (the default run): every convolution has stride 1 and a max-pool follows each block but the last —
+  (1,2,2) after block 1, (2,2,2) after the others. With 8×32×32 clips the maps are 8×32×32 → 8×16×16 → 4×8×8 →
+  2×4×4. Max-pooling keeps a thin limb that a strided convolution can step over: on the scene-biased world the
+  strided net learned the scene alone (bias-conflicting accuracy ~0 % with the mask-confusion loss, against ~50–70 %
+  with pooling; docs/design.md §6). It costs ~2.5–3× more per step.
+- ``"stride"``: block 1 keeps the resolution (``stem_stride=2`` halves it), blocks 2–4 halve H and W with stride
+  (1,2,2), and block 4 also halves T (``temporal_stride_last=True``). Cheaper; fine where the actor is large.
+
+A 3-tap convolution with padding 1, and a pool that never shrinks a map below 1, work for any T ≥ 1, so short clips
+do not break either form.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from torch import nn
 from scenebias.models.common import ActionNet
 
 DEFAULT_WIDTHS: tuple[int, int, int, int] = (16, 32, 64, 64)
+DOWNSAMPLING = ("stride", "pool")
 
 
 def conv_block(in_channels: int, out_channels: int, stride: tuple[int, int, int]) -> nn.Sequential:
@@ -36,6 +43,20 @@ def block_strides(n_blocks: int, temporal_stride_last: bool, stem_stride: int = 
     return strides
 
 
+def block_pools(n_blocks: int) -> list[tuple[int, int, int] | None]:
+    """The max-pool after each block of the pooling form: (1,2,2) after the first, (2,2,2) after the others,
+    none after the last."""
+    return [(1, 2, 2) if i == 0 else (2, 2, 2) for i in range(n_blocks - 1)] + [None]
+
+
+class _SafeMaxPool3d(nn.MaxPool3d):
+    """Max-pooling that leaves a dimension alone once it is down to 1 (a 1-frame clip, a tiny crop)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = tuple(k if size >= k else 1 for k, size in zip(self.kernel_size, x.shape[2:], strict=True))
+        return nn.functional.max_pool3d(x, kernel, kernel)
+
+
 class Small3DNet(ActionNet):
     def __init__(
         self,
@@ -44,15 +65,28 @@ class Small3DNet(ActionNet):
         in_channels: int = 3,
         temporal_stride_last: bool = True,
         stem_stride: int = 1,
+        downsample: str = "stride",
     ) -> None:
         super().__init__()
         if len(widths) < 1:
             raise ValueError("widths must name at least one block")
+        if downsample not in DOWNSAMPLING:
+            raise ValueError(f"downsample must be one of {DOWNSAMPLING}, not {downsample!r}")
         channels = (in_channels, *widths)
-        strides = block_strides(len(widths), temporal_stride_last, stem_stride)
-        self.blocks = nn.Sequential(
-            *(conv_block(c_in, c_out, s) for c_in, c_out, s in zip(channels[:-1], channels[1:], strides, strict=True))
-        )
+        layers: list[nn.Module] = []
+        if downsample == "pool":
+            if stem_stride != 1:
+                raise ValueError("stem_stride applies to downsample='stride' only")
+            for c_in, c_out, pool in zip(channels[:-1], channels[1:], block_pools(len(widths)), strict=True):
+                layers.append(conv_block(c_in, c_out, (1, 1, 1)))
+                if pool is not None:
+                    layers.append(_SafeMaxPool3d(pool))
+        else:
+            strides = block_strides(len(widths), temporal_stride_last, stem_stride)
+            layers = [
+                conv_block(c_in, c_out, s) for c_in, c_out, s in zip(channels[:-1], channels[1:], strides, strict=True)
+            ]
+        self.blocks = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.feature_dim = widths[-1]
         self.fc = nn.Linear(self.feature_dim, num_classes)

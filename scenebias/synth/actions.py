@@ -44,7 +44,8 @@ FINE_ACTIONS = tuple(
 ACTIONS_BY_NAME = {a.name: a for a in SOURCE_ACTIONS + FINE_ACTIONS}
 
 SQUAT_MAX = np.deg2rad(70.0)  # knee angle at the bottom of a squat (docs/design.md §6)
-WALK_SPEED = 1.6  # hip translation in px/frame at 64 px and speed 1
+WALK_SPEED = 4.1  # hip translation in px/frame at 64 px and speed 1 (world.walk_speed)
+CIRCLE_TURNS = 0.9  # windmill turns per clip at speed 1 (world.circle_turns)
 WALK_SWING = 0.45  # thigh swing amplitude (rad)
 
 
@@ -63,8 +64,11 @@ def poses(
     hip_x: float,
     hip_y: float,
     scale: float,
+    walk_speed: float = WALK_SPEED,
+    circle_turns: float = CIRCLE_TURNS,
 ) -> list[Pose]:
-    """The figure's pose in each frame. `phase` in [0, 1) offsets cyclic motions; `start` offsets one-way ones."""
+    """The figure's pose in each frame. `phase` in [0, 1) offsets cyclic motions; `start` offsets one-way ones.
+    `walk_speed` is the hip's travel in px per frame at 64 px, `circle_turns` the windmill's turns per clip."""
     k = np.arange(n_frames, dtype=np.float64)
     px = size / 64.0
     cycle = 2 * np.pi * (phase + speed * k / n_frames)  # one gait / windmill cycle per clip at speed 1
@@ -98,12 +102,12 @@ def poses(
         left_arm, right_arm = -lift, lift
     elif action.arms in ("circle_cw", "circle_ccw"):
         # Angles grow from "down" towards +x; on screen (y down) that turns counter-clockwise.
-        turn = (1.0 if action.arms == "circle_ccw" else -1.0) * 0.75 * cycle
+        turn = (1.0 if action.arms == "circle_ccw" else -1.0) * circle_turns * cycle
         left_arm, right_arm = turn, turn + np.pi
     else:
         raise ValueError(f"unknown arm program {action.arms!r}")
 
-    travel = action.direction * WALK_SPEED * px * speed
+    travel = action.direction * walk_speed * px * speed
     x0 = hip_x - travel * (n_frames - 1) / 2  # centre the walk on the sampled hip position
     return [
         Pose(

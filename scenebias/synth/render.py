@@ -103,8 +103,9 @@ class Pose:
     right_knee: float
 
 
-# Limb lengths in pixels at 64 px and scale 1; the figure is ~31 px tall at scale 1.
-TORSO, HEAD_R, ARM, THIGH, SHIN = 9.0, 3.0, 8.0, 6.5, 6.5
+# Limb lengths in pixels at 64 px and scale 1; the figure is ~38 px tall at scale 1 (~50 px at the mean scale 1.3).
+# Shorter limbs (9 / 3 / 8 / 6.5 / 6.5) left too little of the actor after the resize to 32 px (docs/design.md §6).
+TORSO, HEAD_R, ARM, THIGH, SHIN = 11.0, 3.6, 9.0, 8.0, 8.0
 
 
 def figure_segments(pose: Pose, scale: float) -> tuple[np.ndarray, np.ndarray]:

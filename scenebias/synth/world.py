@@ -41,6 +41,11 @@ from scenebias.synth.render import (
 )
 from scenebias.synth.truth import load_actor_masks  # noqa: F401  (re-exported)
 
+# H.264 pixel formats by chroma subsampling: 4:2:0 is what real footage has; 4:4:4 keeps the colour of a 4-px limb
+# (4:2:0 halves the chroma resolution, which costs the thin coloured actor about half of the video round trip's
+# loss of learnability; docs/design.md §6).
+CHROMA_PIX_FMT = {420: "yuv420p", 444: "yuv444p"}
+
 SOURCE_SETS = ("train", "test", "test_conflict", "test_masked", "test_noactor")
 TARGET_SETS = ("train", "test")
 
@@ -152,8 +157,8 @@ def plan_dataset(name: str, world: dict) -> list[VideoSpec]:
                     speed=float(rng.uniform(*spec.speed)),
                     phase=float(rng.uniform(0, 1)),
                     start=float(rng.uniform(0, 0.2)),
-                    hip_x=float(size / 2 + rng.uniform(-6, 6) * px),
-                    hip_y=float(size * 0.55 + rng.uniform(-3, 3) * px),
+                    hip_x=float(size / 2 + rng.uniform(-1, 1) * world["hip_jitter"][0] * px),
+                    hip_y=float(size * 0.55 + rng.uniform(-1, 1) * world["hip_jitter"][1] * px),
                     scale=float(rng.uniform(*world["scale"])),
                     colour=tuple(float(c) for c in rng.uniform(0, 1, size=3)),
                     seed=int(rng.integers(0, 2**31 - 1)),
@@ -174,8 +179,9 @@ def render_video(spec: VideoSpec, scene: Scene, world: dict) -> tuple[np.ndarray
         px = size / 64.0
         colour = np.asarray(spec.colour, np.float32)
         pose_list = poses(
-            action, n_frames, size, spec.speed, spec.phase, spec.start, spec.hip_x, spec.hip_y, spec.scale
-        )
+            action, n_frames, size, spec.speed, spec.phase, spec.start, spec.hip_x, spec.hip_y, spec.scale,
+            walk_speed=world["walk_speed"], circle_turns=world["circle_turns"],
+        )  # fmt: skip
         drawn = [figure_segments(pose, spec.scale * px) for pose in pose_list]
         segments = np.stack([d[0] for d in drawn])
         heads = np.stack([d[1] for d in drawn])
@@ -213,7 +219,7 @@ def encode_videos(clips: Iterator[np.ndarray], n_videos: int, out_dir: Path, wor
             vcodec="libx264",
             preset="veryfast",
             crf=world["crf"],
-            pix_fmt="yuv420p",
+            pix_fmt=CHROMA_PIX_FMT[world["chroma"]],
             g=n_frames,
             keyint_min=n_frames,
             sc_threshold=0,
