@@ -1,4 +1,5 @@
-# Helpers shared by the rules: config validation, paths, target lists and wildcard constraints.
+# What the rules share, in the order the pipeline runs: the config check, the results layout, the datasets, then
+# one section per stage with the input functions and option builders of its rules, and finally the targets.
 
 import json
 import os
@@ -15,6 +16,7 @@ from scenebias.config import (
     validate_config,
 )
 from scenebias.manifest import shard_names
+from scenebias.paths import Layout
 from scenebias.runs import (
     finetune_inits,
     finetune_runs,
@@ -26,6 +28,9 @@ from scenebias.runs import (
     sweep_variants,
 )
 
+# ---------------------------------------------------------------------------------------------------------
+# The config: checked (and completed with the schema's defaults) before anything else is read from it.
+
 try:
     validate_config(
         config, load_schema(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
@@ -35,21 +40,31 @@ except ConfigError as exc:
 
 RESULTS = config["results"]
 RESOURCES = config["resources"]
-DATASETS = list(config["datasets"])
-SYNTHETIC = [d for d, spec in config["datasets"].items() if spec["kind"] == "synthetic"]
+SCENE = config["scene"]
+GPUS = config["compute"]["gpus"]  # GPUs one training job holds (0: none)
 
+# ---------------------------------------------------------------------------------------------------------
+# The results layout (scenebias/paths.py names every file and folder; rules build paths from these names only).
+
+P = Layout(RESULTS)
+LOGS = P("logs")
+BENCHMARKS = P("benchmarks")
+
+# ---------------------------------------------------------------------------------------------------------
+# Datasets, runs and wildcards.
 
 SOURCE = config["pretrain"]["dataset"]
 VARIANTS = list(config["pretrain"]["variants"])
 INITS = finetune_inits(config)
 TARGETS = list(config["finetune"]["targets"])
-GPUS = config["compute"]["gpus"]  # GPUs one training job holds (0: none)
 
 # The optional p_bias sweep: each point is a synthetic source dataset of its own (source_pbNNN) that goes
-# through every stage like the source does; registered as a dataset so the per-dataset rules serve it.
+# through every stage like the source does, so the per-dataset rules serve it like any configured dataset.
 SWEEP = sweep_datasets(config)
-for _name in SWEEP:
-    config["datasets"][_name] = dict(config["datasets"][SOURCE])
+DATASETS = {
+    **config["datasets"],
+    **{name: config["datasets"][SOURCE] for name in SWEEP},
+}
 
 
 # Jobs that stay on the machine running Snakemake under a cluster executor: downloads (compute nodes often have
@@ -65,7 +80,7 @@ localrules:
 
 
 wildcard_constraints:
-    ds="|".join([*DATASETS, *SWEEP]),
+    ds="|".join(DATASETS),
     src="|".join([SOURCE, *SWEEP]),
     shard=r"\d{4}",
     variant="|".join(VARIANTS),
@@ -75,122 +90,15 @@ wildcard_constraints:
     split=r"\d+",
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Helpers of every stage: scripts, files named in the config, downloads, optional flags, GPUs.
+
+
 def script(name):
     """A stage's entry point, as a path from the working directory: the workflow runs from any --directory, and
     a finished run moved together with its checkout (or a fresh clone beside a copied results/) is up to date,
     because no absolute path of the checkout becomes a param (params decide reruns)."""
     return os.path.relpath(Path(workflow.basedir) / "scripts" / f"{name}.py")
-
-
-def world_params(ds):
-    """The world settings one synthetic dataset depends on (other datasets' sizes are left out)."""
-    world = {k: v for k, v in config["world"].items() if k not in ("source", "targets")}
-    if ds == "source" or ds in SWEEP:
-        world["source"] = config["world"]["source"]
-        world["targets"] = {}
-        if ds in SWEEP:
-            world["p_bias"] = SWEEP[ds]
-    else:
-        world["targets"] = {ds: config["world"]["targets"][ds]}
-    return json.dumps(world, sort_keys=True)
-
-
-def dataset_root(ds):
-    """The folder a dataset's adapter reads: the rendered world for synthetic datasets, else config's root."""
-    spec = config["datasets"][ds]
-    if spec["kind"] == "synthetic":
-        return f"{RESULTS}/world/{ds}"
-    return spec["root"]
-
-
-def manifest_inputs(wildcards):
-    """Synthetic datasets depend on their rendering job; real datasets are read where they lie, with their
-    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first.
-    """
-    if config["datasets"][wildcards.ds]["kind"] == "synthetic":
-        return {
-            "classes": f"{RESULTS}/world/{wildcards.ds}/lists/classInd.txt",
-            "videos": f"{RESULTS}/world/{wildcards.ds}/videos",
-        }
-    return {"lists": list(subset_list_files(wildcards.ds).values())}
-
-
-def subset_list_files(ds):
-    """key -> the file a subset_lists entry names (relative paths are under the dataset root, as the adapter
-    reads them); download:NAME entries are the fetch rule's output."""
-    dataset = config["datasets"][ds]
-    key = f"datasets.{ds}.options.subset_lists"
-    return {
-        k: file_setting(f"{key}.{k}", v, relative_to=dataset["root"])
-        for k, v in subset_list_entries(dataset)
-    }
-
-
-def manifest_options(wildcards):
-    """The adapter options; subset lists travel separately (manifest_subset_lists)."""
-    options = dict(config["datasets"][wildcards.ds]["options"])
-    options.pop("subset_lists", None)
-    return json.dumps(options, sort_keys=True)
-
-
-def manifest_subset_lists(wildcards):
-    """The subset list files the manifest job reads, as paths from the working directory (the script resolves
-    them, so no absolute path of the checkout becomes a param), in the form the config gives them.
-    """
-    lists = subset_list_files(wildcards.ds)
-    if not lists:
-        return "null"
-    given = config["datasets"][wildcards.ds]["options"]["subset_lists"]
-    return json.dumps(lists if isinstance(given, dict) else list(lists.values()))
-
-
-def shards_of(ds):
-    """Shards of a dataset, known once its manifest (a checkpoint) exists."""
-    manifest = checkpoints.manifest.get(ds=ds).output.csv
-    return shard_names(Path(manifest))
-
-
-def frame_indexes(wildcards):
-    return [
-        f"{RESULTS}/{wildcards.ds}/frames/{s}/index.csv"
-        for s in shards_of(wildcards.ds)
-    ]
-
-
-def shard_files(pattern):
-    """Input function: `pattern` (with {ds} and {shard}) for every shard of the wildcard's dataset."""
-
-    def inputs(wildcards):
-        return [
-            pattern.format(ds=wildcards.ds, shard=s) for s in shards_of(wildcards.ds)
-        ]
-
-    return inputs
-
-
-def frames_of(shard_dir_pattern=f"{RESULTS}/{{ds}}/frames/{{shard}}"):
-    return {
-        "index": f"{shard_dir_pattern}/index.csv",
-        "packs": f"{shard_dir_pattern}/packs",
-    }
-
-
-# Downloads: name -> (url, sha256), for every backend whose config gives a url instead of a local file.
-DOWNLOADS = {}
-if config["scene"]["places365"]["url"]:
-    DOWNLOADS["places365_resnet50.pth.tar"] = (
-        config["scene"]["places365"]["url"],
-        config["scene"]["places365"]["sha256"],
-    )
-if config["humans"]["torchvision"]["url"]:
-    DOWNLOADS[f"torchvision_{config['humans']['torchvision']['model']}.pth"] = (
-        config["humans"]["torchvision"]["url"],
-        config["humans"]["torchvision"]["sha256"],
-    )
-
-
-for _name, _entry in config["downloads"].items():
-    DOWNLOADS[_name] = (_entry["url"], _entry["sha256"])
 
 
 def file_setting(key, value, relative_to=None):
@@ -222,18 +130,159 @@ def weights_file(section, key, download_name):
     return f"{RESOURCES}/downloads/{download_name}"
 
 
-def truth_dir(ds):
-    """The synthetic world folder of a dataset (ground truth for quality measures), or None."""
-    if config["datasets"][ds]["kind"] == "synthetic":
-        return f"{RESULTS}/world/{ds}"
-    return None
+# Downloads: name -> (url, sha256), for every backend whose config gives a url instead of a local file.
+DOWNLOADS = {name: (e["url"], e["sha256"]) for name, e in config["downloads"].items()}
+if SCENE["places365"]["url"]:
+    DOWNLOADS["places365_resnet50.pth.tar"] = (
+        SCENE["places365"]["url"],
+        SCENE["places365"]["sha256"],
+    )
+if config["humans"]["torchvision"]["url"]:
+    DOWNLOADS[f"torchvision_{config['humans']['torchvision']['model']}.pth"] = (
+        config["humans"]["torchvision"]["url"],
+        config["humans"]["torchvision"]["sha256"],
+    )
+
+
+def input_flags(**flags):
+    """A params function giving `--flag <file>` for each optional named input (key=flag) the job has."""
+
+    def options(wildcards, input):
+        return " ".join(
+            f"{flag} {input[key]}" for key, flag in flags.items() if key in input.keys()
+        )
+
+    return options
+
+
+def gpus_of(uses_network=True):
+    """The `gpu` resource of a job: training holds compute.gpus; a job that runs one network on its inputs
+    (evaluation, bias measures, a detector, the Places365 labeller) holds one GPU when the run has any, and an
+    offline backend (motion boxes, k-means labels) none. Local runs cap it with --resources gpu=N (the default
+    profile sets 1), the SLURM profile turns it into a GPU request."""
+    return min(GPUS, 1) if uses_network else 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The synthetic world (rules/synth.smk) and its ground truth, read by the quality measures.
+
+
+def is_synthetic(ds):
+    return DATASETS[ds]["kind"] == "synthetic"
+
+
+def world_params(ds):
+    """The world settings one synthetic dataset depends on (other datasets' sizes are left out)."""
+    world = {k: v for k, v in config["world"].items() if k not in ("source", "targets")}
+    if ds == "source" or ds in SWEEP:
+        world["source"] = config["world"]["source"]
+        world["targets"] = {}
+        if ds in SWEEP:
+            world["p_bias"] = SWEEP[ds]
+    else:
+        world["targets"] = {ds: config["world"]["targets"][ds]}
+    return json.dumps(world, sort_keys=True)
+
+
+def truth_option(flag, file=None, wildcard="ds"):
+    """A params function: `flag <world folder>[/file]` for a synthetic dataset (ground truth), else nothing."""
+
+    def option(wildcards):
+        ds = wildcards[wildcard]
+        if not is_synthetic(ds):
+            return ""
+        folder = P("world", ds=ds)
+        return f"{flag} {folder}/{file}" if file else f"{flag} {folder}"
+
+    return option
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Manifests (rules/manifest.smk): a checkpoint, since the shards are known once the lists are read.
+
+
+def dataset_root(ds):
+    """The folder a dataset's adapter reads: the rendered world for synthetic datasets, else config's root."""
+    return P("world", ds=ds) if is_synthetic(ds) else DATASETS[ds]["root"]
+
+
+def subset_list_files(ds):
+    """key -> the file a subset_lists entry names (relative paths are under the dataset root, as the adapter
+    reads them); download:NAME entries are the fetch rule's output."""
+    dataset = DATASETS[ds]
+    key = f"datasets.{ds}.options.subset_lists"
+    return {
+        k: file_setting(f"{key}.{k}", v, relative_to=dataset["root"])
+        for k, v in subset_list_entries(dataset)
+    }
+
+
+def manifest_inputs(wildcards):
+    """Synthetic datasets depend on their rendering job; real datasets are read where they lie, with their
+    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first.
+    """
+    if is_synthetic(wildcards.ds):
+        world = P("world", ds=wildcards.ds)
+        return {"classes": f"{world}/lists/classInd.txt", "videos": f"{world}/videos"}
+    return {"lists": list(subset_list_files(wildcards.ds).values())}
+
+
+def manifest_options(wildcards):
+    """The adapter options; subset lists travel separately (manifest_subset_lists)."""
+    options = dict(DATASETS[wildcards.ds]["options"])
+    options.pop("subset_lists", None)
+    return json.dumps(options, sort_keys=True)
+
+
+def manifest_subset_lists(wildcards):
+    """The subset list files the manifest job reads, as paths from the working directory (the script resolves
+    them, so no absolute path of the checkout becomes a param), in the form the config gives them.
+    """
+    lists = subset_list_files(wildcards.ds)
+    if not lists:
+        return "null"
+    given = DATASETS[wildcards.ds]["options"]["subset_lists"]
+    return json.dumps(lists if isinstance(given, dict) else list(lists.values()))
+
+
+def shards_of(ds):
+    """Shards of a dataset, known once its manifest (a checkpoint) exists."""
+    return shard_names(Path(checkpoints.manifest.get(ds=ds).output.csv))
+
+
+def per_shard(name, ds=None, file=None):
+    """Input function: the layout path `name` (or `file` inside it) for every shard of a dataset (the
+    wildcard's, or `ds`)."""
+
+    def inputs(wildcards):
+        dataset = ds or wildcards.ds
+        paths = [P(name, ds=dataset, shard=s) for s in shards_of(dataset)]
+        return [f"{path}/{file}" for path in paths] if file else paths
+
+    return inputs
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Frames (rules/frames.smk) and what the per-shard stages read of them.
+
+
+def shard_frames(wildcards):
+    """The frame index and packs of one shard, the input of every per-shard stage."""
+    folder = P("shard_frames", ds=wildcards.ds, shard=wildcards.shard)
+    return {"index": f"{folder}/index.csv", "packs": f"{folder}/packs"}
+
+
+def dataset_files(ds):
+    """What every training and measuring job of a dataset reads: its manifest and merged frame index."""
+    return {"manifest": P("manifest", ds=ds), "frames": P("frame_index", ds=ds)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Human boxes (rules/humans.smk).
 
 
 def human_box_inputs(wildcards):
-    inputs = frames_of()
-    inputs = {
-        k: v.format(ds=wildcards.ds, shard=wildcards.shard) for k, v in inputs.items()
-    }
+    inputs = shard_frames(wildcards)
     backend = config["humans"]["backend"]
     if backend == "torchvision":
         name = f"torchvision_{config['humans']['torchvision']['model']}.pth"
@@ -241,52 +290,30 @@ def human_box_inputs(wildcards):
     elif backend == "detectron2" and config["humans"]["detectron2"]["weights"]:
         inputs["weights"] = config["humans"]["detectron2"]["weights"]
     elif backend == "oracle":
-        inputs["oracle"] = f"{truth_dir(wildcards.ds)}/actor_boxes.csv"
+        inputs["oracle"] = f"{P('world', ds=wildcards.ds)}/actor_boxes.csv"
     return inputs
 
 
-def human_box_options(wildcards, input):
-    if "weights" in input.keys():
-        return f"--weights {input.weights}"
-    if "oracle" in input.keys():
-        return f"--oracle-boxes {input.oracle}"
-    return ""
-
-
-def box_truth_option(wildcards):
-    folder = truth_dir(wildcards.ds)
-    return f"--truth-dir {folder}" if folder else ""
-
-
-SCENE = config["scene"]
-
-KMEANS_MODEL = f"{RESULTS}/scene_kmeans/model.npz"
+# ---------------------------------------------------------------------------------------------------------
+# Scene labels (rules/scene.smk): k-means features and clusters, or the Places365 classifier.
 
 
 def scene_feature_inputs(wildcards):
-    inputs = {k: v.format(**wildcards) for k, v in frames_of().items()}
+    inputs = shard_frames(wildcards)
     if SCENE["kmeans"]["mask_humans"]:
-        inputs["boxes"] = f"{RESULTS}/{wildcards.ds}/humans/{wildcards.shard}.npz"
+        inputs["boxes"] = P("shard_boxes", ds=wildcards.ds, shard=wildcards.shard)
     return inputs
-
-
-def boxes_option(wildcards, input):
-    return f"--boxes {input.boxes}" if "boxes" in input.keys() else ""
-
-
-def kmeans_fit_features(wildcards):
-    ds = SCENE["kmeans"]["fit_on"]
-    pattern = f"{RESULTS}/{ds}/scene/features/{{shard}}.npz"
-    return [pattern.format(shard=s) for s in shards_of(ds)]
 
 
 def scene_label_inputs(wildcards):
     if SCENE["backend"] == "kmeans":
         return {
-            "features": f"{RESULTS}/{wildcards.ds}/scene/features/{wildcards.shard}.npz",
-            "model": KMEANS_MODEL,
+            "features": P(
+                "shard_scene_features", ds=wildcards.ds, shard=wildcards.shard
+            ),
+            "model": P("scene_kmeans"),
         }
-    inputs = {k: v.format(**wildcards) for k, v in frames_of().items()}
+    inputs = shard_frames(wildcards)
     inputs["weights"] = weights_file("scene", "places365", "places365_resnet50.pth.tar")
     if SCENE["places365"]["categories"]:
         inputs["categories"] = file_setting(
@@ -312,24 +339,8 @@ def scene_label_options(wildcards, input):
     return options
 
 
-def label_truth_option(wildcards):
-    folder = truth_dir(wildcards.ds)
-    return f"--truth {folder}/ground_truth.csv" if folder else ""
-
-
-def dataset_files(ds):
-    return {
-        "manifest": f"{RESULTS}/{ds}/manifest.csv",
-        "frames": f"{RESULTS}/{ds}/frames/index.csv",
-    }
-
-
-def gpus_of(uses_network=True):
-    """The `gpu` resource of a job: training holds compute.gpus; a job that runs one network on its inputs
-    (evaluation, bias measures, a detector, the Places365 labeller) holds one GPU when the run has any, and an
-    offline backend (motion boxes, k-means labels) none. Local runs cap it with --resources gpu=N (the default
-    profile sets 1), the SLURM profile turns it into a GPU request."""
-    return min(GPUS, 1) if uses_network else 0
+# ---------------------------------------------------------------------------------------------------------
+# Training (rules/train.smk): pretraining on the source (or a sweep point), fine-tuning on each target.
 
 
 def launcher():
@@ -340,106 +351,119 @@ def launcher():
 
 
 def pretrain_inputs(wildcards):
-    """A pretraining run reads its source dataset (the source, or a p_bias sweep point)."""
+    """A pretraining run reads its source dataset, and the scene labels, boxes and model its settings need."""
     src = wildcards.src
     settings = pretrain_settings(config, wildcards.variant, int(wildcards.seed))
     inputs = dataset_files(src)
     if settings["scene_weight"] > 0:
-        inputs["scene"] = f"{RESULTS}/{src}/scene/labels.npz"
+        inputs["scene"] = P("scene_labels", ds=src)
     if settings["mask_weight"] > 0:
-        inputs["boxes"] = f"{RESULTS}/{src}/humans/boxes.npz"
+        inputs["boxes"] = P("boxes", ds=src)
     init = config["pretrain"]["variants"][wildcards.variant].get("init_from")
     if init:
-        inputs["init"] = (
-            f"{RESULTS}/{src}/pretrain/{init}/seed{wildcards.seed}/model.pt"
-        )
+        run = P("pretrain_run", src=src, variant=init, seed=wildcards.seed)
+        inputs["init"] = f"{run}/model.pt"
     return inputs
-
-
-def truth_option(wildcards):
-    folder = truth_dir(wildcards.src)
-    return f"--truth {folder}/ground_truth.csv" if folder else ""
-
-
-def train_options(wildcards, input):
-    options = []
-    for key, flag in (
-        ("scene", "--scene-labels"),
-        ("boxes", "--boxes"),
-        ("init", "--init"),
-    ):
-        if key in input.keys():
-            options.append(f"{flag} {input[key]}")
-    return " ".join(options)
 
 
 def finetune_inputs(wildcards):
+    """A fine-tuning run reads its target dataset and, unless from scratch, the source model of its seed."""
     inputs = dataset_files(wildcards.tgt)
     if wildcards.init != "scratch":
-        inputs["init"] = (
-            f"{RESULTS}/{SOURCE}/pretrain/{wildcards.init}/seed{wildcards.seed}/model.pt"
-        )
+        run = P("pretrain_run", src=SOURCE, variant=wildcards.init, seed=wildcards.seed)
+        inputs["init"] = f"{run}/model.pt"
     return inputs
+
+
+def checkpoint_dir(run, **wildcards):
+    """Resumable checkpoints of a training run: its run path mirrored under checkpoints/ (outside outputs)."""
+    relative = os.path.relpath(P(run, **wildcards), RESULTS)
+    return f"{P('checkpoints')}/{relative}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Measures (rules/evaluate.smk).
 
 
 def b_scene_features(wildcards):
     """The per-video scene features B_scene probes: k-means features per shard, or the merged Places365 labels.
     A named input function (not unpack): while the manifest checkpoint is pending, planning still knows the name.
     """
-    if config["scene"]["backend"] == "kmeans":
-        pattern = f"{RESULTS}/{wildcards.ds}/scene/features/{{shard}}.npz"
-        return [pattern.format(shard=s) for s in shards_of(wildcards.ds)]
-    return [f"{RESULTS}/{wildcards.ds}/scene/labels.npz"]
+    if SCENE["backend"] == "kmeans":
+        return per_shard("shard_scene_features")(wildcards)
+    return [P("scene_labels", ds=wildcards.ds)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The report (rules/report.smk): every file with the run it belongs to, aligned, so nothing parses paths.
 
 
 def finetune_evals():
+    return [f"{P('finetune_run', **run)}/eval.json" for run in finetune_run_keys()]
+
+
+def finetune_run_keys():
     return [
-        f"{RESULTS}/{r.target}/finetune/{r.init}/split{r.split}/seed{r.seed}/eval.json"
+        {"tgt": r.target, "init": r.init, "split": r.split, "seed": r.seed}
         for r in finetune_runs(config)
     ]
 
 
-def bias_files():
+def pretrain_run_keys(runs=None, src=SOURCE):
+    """(src, variant, seed) of the source's pretraining runs, as dicts of the layout's fields."""
     return [
-        f"{RESULTS}/{SOURCE}/bias/{variant}/seed{seed}.json"
-        for variant, seed in pretrain_runs(config)
+        {"src": src, "variant": variant, "seed": seed}
+        for variant, seed in (runs if runs is not None else pretrain_runs(config))
     ]
 
 
-def sweep_bias_files():
+def bias_files(keys=None):
+    return [P("bias", **key) for key in (keys or pretrain_run_keys())]
+
+
+def pretrain_logs():
+    return [f"{P('pretrain_run', **key)}/log.csv" for key in pretrain_run_keys()]
+
+
+def sweep_run_keys():
     return [
-        f"{RESULTS}/{ds}/bias/{variant}/seed{seed}.json"
+        {"src": ds, "variant": variant, "seed": seed}
         for ds, variant, seed in sweep_pretrain_runs(config)
         if variant in sweep_variants(config)
     ]
 
 
-def pretrain_logs():
-    return [
-        f"{RESULTS}/{SOURCE}/pretrain/{variant}/seed{seed}/log.csv"
-        for variant, seed in pretrain_runs(config)
-    ]
+def b_scene_datasets():
+    return [SOURCE, *TARGETS]
 
 
 def b_scene_files():
-    return [f"{RESULTS}/{ds}/bias/b_scene.json" for ds in [SOURCE, *TARGETS]]
+    return [P("b_scene", ds=ds) for ds in b_scene_datasets()]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The default target.
 
 
 def all_targets():
     targets = []
-    for ds in DATASETS:
-        targets.append(f"{RESULTS}/{ds}/frames/index.csv")
-        targets.append(f"{RESULTS}/{ds}/humans/quality.json")
-        targets.append(f"{RESULTS}/{ds}/scene/quality.json")
+    for ds in config["datasets"]:
+        targets += [
+            P("frame_index", ds=ds),
+            P("boxes_quality", ds=ds),
+            P("scene_quality", ds=ds),
+        ]
     if TARGETS:
-        targets.append(f"{RESULTS}/report/results.md")
+        targets.append(f"{P('report')}/results.md")
     else:
         targets += bias_files()
     return targets
 
 
+# ---------------------------------------------------------------------------------------------------------
 # Local files named in the config must exist before any job runs (downloads are fetched by the fetch rule).
+
 if SCENE["backend"] == "places365" and SCENE["places365"]["categories"]:
     file_setting("scene.places365.categories", SCENE["places365"]["categories"])
-for _ds in DATASETS:
+for _ds in config["datasets"]:
     subset_list_files(_ds)

@@ -4,14 +4,14 @@
 
 rule evaluate:
     input:
-        model=f"{RESULTS}/{{tgt}}/finetune/{{init}}/split{{split}}/seed{{seed}}/model.pt",
-        manifest=f"{RESULTS}/{{tgt}}/manifest.csv",
-        frames=f"{RESULTS}/{{tgt}}/frames/index.csv",
+        model=f"{P('finetune_run')}/model.pt",
+        manifest=P("manifest", ds="{tgt}"),
+        frames=P("frame_index", ds="{tgt}"),
     output:
-        eval=f"{RESULTS}/{{tgt}}/finetune/{{init}}/split{{split}}/seed{{seed}}/eval.json",
-        predictions=f"{RESULTS}/{{tgt}}/finetune/{{init}}/split{{split}}/seed{{seed}}/predictions.csv",
+        eval=f"{P('finetune_run')}/eval.json",
+        predictions=f"{P('finetune_run')}/predictions.csv",
     log:
-        f"{RESULTS}/logs/evaluate/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.log",
+        f"{LOGS}/evaluate/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.log",
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
@@ -29,15 +29,15 @@ rule evaluate:
 
 rule bias_measures:
     input:
-        model=f"{RESULTS}/{{src}}/pretrain/{{variant}}/seed{{seed}}/model.pt",
-        manifest=f"{RESULTS}/{{src}}/manifest.csv",
-        frames=f"{RESULTS}/{{src}}/frames/index.csv",
-        scene=f"{RESULTS}/{{src}}/scene/labels.npz",
-        boxes=f"{RESULTS}/{{src}}/humans/boxes.npz",
+        model=f"{P('pretrain_run')}/model.pt",
+        manifest=P("manifest", ds="{src}"),
+        frames=P("frame_index", ds="{src}"),
+        scene=P("scene_labels", ds="{src}"),
+        boxes=P("boxes", ds="{src}"),
     output:
-        f"{RESULTS}/{{src}}/bias/{{variant}}/seed{{seed}}.json",
+        P("bias"),
     log:
-        f"{RESULTS}/logs/bias/{{src}}/{{variant}}/seed{{seed}}.log",
+        f"{LOGS}/bias/{{src}}/{{variant}}/seed{{seed}}.log",
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
@@ -45,7 +45,7 @@ rule bias_measures:
         gpu=gpus_of(),
     params:
         script=script("bias_measures"),
-        truth=truth_option,
+        truth=truth_option("--truth", "ground_truth.csv", "src"),
         split=config["pretrain"]["split"],
         seed=config["bias"]["probe_seed"],
         batch_size=config["bias"]["batch_size"],
@@ -59,11 +59,11 @@ rule bias_measures:
 rule b_scene:
     input:
         features=b_scene_features,
-        manifest=f"{RESULTS}/{{ds}}/manifest.csv",
+        manifest=P("manifest"),
     output:
-        f"{RESULTS}/{{ds}}/bias/b_scene.json",
+        P("b_scene"),
     log:
-        f"{RESULTS}/logs/bias/b_scene_{{ds}}.log",
+        f"{LOGS}/bias/b_scene_{{ds}}.log",
     conda:
         "../envs/torch.yaml"
     params:

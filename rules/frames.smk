@@ -3,15 +3,15 @@
 
 rule extract_frames:
     input:
-        manifest=f"{RESULTS}/{{ds}}/manifest.csv",
-        report=f"{RESULTS}/{{ds}}/manifest_report.json",
+        manifest=P("manifest"),
+        report=P("manifest_report"),
     output:
-        index=f"{RESULTS}/{{ds}}/frames/{{shard}}/index.csv",
-        packs=directory(f"{RESULTS}/{{ds}}/frames/{{shard}}/packs"),
+        index=f"{P('shard_frames')}/index.csv",
+        packs=directory(f"{P('shard_frames')}/packs"),
     log:
-        f"{RESULTS}/logs/frames/{{ds}}/{{shard}}.log",
+        f"{LOGS}/frames/{{ds}}/{{shard}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/frames/{{ds}}/{{shard}}.tsv"
+        f"{BENCHMARKS}/frames/{{ds}}/{{shard}}.tsv"
     conda:
         "../envs/ffmpeg.yaml"
     threads: config["frames"]["workers"]
@@ -30,12 +30,12 @@ rule extract_frames:
 
 rule merge_frame_index:
     input:
-        frame_indexes,
+        per_shard("shard_frames", file="index.csv"),
     output:
-        index=f"{RESULTS}/{{ds}}/frames/index.csv",
-        report=f"{RESULTS}/{{ds}}/frames/report.json",
+        index=P("frame_index"),
+        report=P("frames_report"),
     log:
-        f"{RESULTS}/logs/frames/{{ds}}/merge.log",
+        f"{LOGS}/frames/{{ds}}/merge.log",
     conda:
         "../envs/ffmpeg.yaml"
     params:

@@ -5,11 +5,11 @@ rule human_boxes:
     input:
         unpack(human_box_inputs),
     output:
-        f"{RESULTS}/{{ds}}/humans/{{shard}}.npz",
+        P("shard_boxes"),
     log:
-        f"{RESULTS}/logs/humans/{{ds}}/{{shard}}.log",
+        f"{LOGS}/humans/{{ds}}/{{shard}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/humans/{{ds}}/{{shard}}.tsv"
+        f"{BENCHMARKS}/humans/{{ds}}/{{shard}}.tsv"
     conda:
         (
             "../envs/detectron2.yaml"
@@ -25,7 +25,7 @@ rule human_boxes:
         settings=json.dumps(
             config["humans"].get(config["humans"]["backend"], {}), sort_keys=True
         ),
-        options=human_box_options,
+        options=input_flags(weights="--weights", oracle="--oracle-boxes"),
     shell:
         "python {params.script} --index {input.index} --packs {input.packs}"
         " --backend {params.backend} --stride {params.stride} --settings {params.settings:q}"
@@ -34,19 +34,19 @@ rule human_boxes:
 
 rule merge_human_boxes:
     input:
-        shard_files(f"{RESULTS}/{{ds}}/humans/{{shard}}.npz"),
+        per_shard("shard_boxes"),
     output:
-        boxes=f"{RESULTS}/{{ds}}/humans/boxes.npz",
-        quality=f"{RESULTS}/{{ds}}/humans/quality.json",
+        boxes=P("boxes"),
+        quality=P("boxes_quality"),
     log:
-        f"{RESULTS}/logs/humans/{{ds}}/merge.log",
+        f"{LOGS}/humans/{{ds}}/merge.log",
     conda:
         "../envs/torch.yaml"
     params:
         script=script("merge_human_boxes"),
         threshold=config["humans"]["score_threshold"],
         valid_ratio=config["humans"]["valid_ratio"],
-        truth=box_truth_option,
+        truth=truth_option("--truth-dir"),
     shell:
         "python {params.script} {input} --out {output.boxes} --quality {output.quality}"
         " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"

@@ -6,15 +6,15 @@ checkpoint manifest:
     input:
         unpack(manifest_inputs),
     output:
-        csv=f"{RESULTS}/{{ds}}/manifest.csv",
-        report=f"{RESULTS}/{{ds}}/manifest_report.json",
+        csv=P("manifest"),
+        report=P("manifest_report"),
     log:
-        f"{RESULTS}/logs/manifest/{{ds}}.log",
+        f"{LOGS}/manifest/{{ds}}.log",
     conda:
         "../envs/ffmpeg.yaml"
     params:
         script=script("manifest"),
-        kind=lambda wc: config["datasets"][wc.ds]["kind"],
+        kind=lambda wc: DATASETS[wc.ds]["kind"],
         root=lambda wc: dataset_root(wc.ds),
         options=manifest_options,
         lists=manifest_subset_lists,

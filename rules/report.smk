@@ -9,40 +9,45 @@ rule report:
         logs=pretrain_logs(),
     output:
         md=report(
-            f"{RESULTS}/report/results.md",
+            f"{P('report')}/results.md",
             category="Results",
             labels={"table": "results (Markdown)"},
         ),
         csv=report(
-            f"{RESULTS}/report/results.csv",
+            f"{P('report')}/results.csv",
             category="Results",
             labels={"table": "transfer summary (CSV)"},
         ),
-        tex=f"{RESULTS}/report/results.tex",
-        runs=f"{RESULTS}/report/runs.csv",
+        tex=f"{P('report')}/results.tex",
+        runs=f"{P('report')}/runs.csv",
         bias_plot=report(
-            f"{RESULTS}/report/bias_measures.png",
+            f"{P('report')}/bias_measures.png",
             category="Plots",
             labels={"plot": "bias measures"},
         ),
         curves=report(
-            f"{RESULTS}/report/training_curves.png",
+            f"{P('report')}/training_curves.png",
             category="Plots",
             labels={"plot": "training curves"},
         ),
     log:
-        f"{RESULTS}/logs/report.log",
+        f"{LOGS}/report.log",
     conda:
         "../envs/report.yaml"
     params:
         script=script("report"),
+        eval_runs=json.dumps(finetune_run_keys()),
+        bias_runs=json.dumps(pretrain_run_keys()),
+        b_scene_runs=json.dumps([{"ds": ds} for ds in b_scene_datasets()]),
         order=INITS,
         targets=TARGETS,
         published="--published" if config["report"]["published"] else "",
         out_dir=lambda wc, output: Path(output.md).parent,
     shell:
-        "python {params.script} --evals {input.evals} --bias {input.bias}"
-        " --b-scene {input.b_scene} --logs {input.logs} --order {params.order}"
+        "python {params.script} --evals {input.evals} --eval-runs {params.eval_runs:q}"
+        " --bias {input.bias} --bias-runs {params.bias_runs:q}"
+        " --b-scene {input.b_scene} --b-scene-runs {params.b_scene_runs:q}"
+        " --logs {input.logs} --log-runs {params.bias_runs:q} --order {params.order}"
         " --targets {params.targets} {params.published}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -50,24 +55,26 @@ rule report:
 # The optional p_bias sweep (`snakemake --cores N p_bias_sweep`): not part of the default target.
 rule p_bias_sweep:
     input:
-        bias=sweep_bias_files(),
+        bias=bias_files(sweep_run_keys()),
     output:
-        csv=f"{RESULTS}/report/p_bias_sweep.csv",
-        md=f"{RESULTS}/report/p_bias_sweep.md",
+        csv=f"{P('report')}/p_bias_sweep.csv",
+        md=f"{P('report')}/p_bias_sweep.md",
         plot=report(
-            f"{RESULTS}/report/p_bias_sweep.png",
+            f"{P('report')}/p_bias_sweep.png",
             category="Plots",
             labels={"plot": "p_bias sweep"},
         ),
     log:
-        f"{RESULTS}/logs/p_bias_sweep.log",
+        f"{LOGS}/p_bias_sweep.log",
     conda:
         "../envs/report.yaml"
     params:
         script=script("p_bias_sweep"),
+        runs=json.dumps(sweep_run_keys()),
         points=" ".join(f"{name}={p}" for name, p in SWEEP.items()),
         order=sweep_variants(config),
     shell:
-        "python {params.script} --bias {input.bias} --points {params.points}"
+        "python {params.script} --bias {input.bias} --bias-runs {params.runs:q}"
+        " --points {params.points}"
         " --order {params.order} --csv {output.csv} --md {output.md}"
         " --plot {output.plot} > {log} 2>&1"

@@ -5,16 +5,16 @@ rule scene_features:
     input:
         unpack(scene_feature_inputs),
     output:
-        f"{RESULTS}/{{ds}}/scene/features/{{shard}}.npz",
+        P("shard_scene_features"),
     log:
-        f"{RESULTS}/logs/scene/{{ds}}/features_{{shard}}.log",
+        f"{LOGS}/scene/{{ds}}/features_{{shard}}.log",
     conda:
         "../envs/torch.yaml"
     params:
         script=script("scene_features"),
         frames_per_video=SCENE["frames_per_video"],
         threshold=config["humans"]["score_threshold"],
-        boxes=boxes_option,
+        boxes=input_flags(boxes="--boxes"),
     shell:
         "python {params.script} --index {input.index} --packs {input.packs} {params.boxes}"
         " --frames-per-video {params.frames_per_video} --score-threshold {params.threshold}"
@@ -23,12 +23,12 @@ rule scene_features:
 
 rule fit_scene_kmeans:
     input:
-        features=kmeans_fit_features,
-        manifest=f"{RESULTS}/{SCENE['kmeans']['fit_on']}/manifest.csv",
+        features=per_shard("shard_scene_features", SCENE["kmeans"]["fit_on"]),
+        manifest=P("manifest", ds=SCENE["kmeans"]["fit_on"]),
     output:
-        KMEANS_MODEL,
+        P("scene_kmeans"),
     log:
-        f"{RESULTS}/logs/scene/fit_kmeans.log",
+        f"{LOGS}/scene/fit_kmeans.log",
     conda:
         "../envs/torch.yaml"
     params:
@@ -44,11 +44,11 @@ rule scene_labels:
     input:
         unpack(scene_label_inputs),
     output:
-        f"{RESULTS}/{{ds}}/scene/{{shard}}.npz",
+        P("shard_scene_labels"),
     log:
-        f"{RESULTS}/logs/scene/{{ds}}/{{shard}}.log",
+        f"{LOGS}/scene/{{ds}}/{{shard}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/scene/{{ds}}/{{shard}}.tsv"
+        f"{BENCHMARKS}/scene/{{ds}}/{{shard}}.tsv"
     conda:
         "../envs/torch.yaml"
     resources:
@@ -64,17 +64,17 @@ rule scene_labels:
 
 rule merge_scene_labels:
     input:
-        shard_files(f"{RESULTS}/{{ds}}/scene/{{shard}}.npz"),
+        per_shard("shard_scene_labels"),
     output:
-        labels=f"{RESULTS}/{{ds}}/scene/labels.npz",
-        quality=f"{RESULTS}/{{ds}}/scene/quality.json",
+        labels=P("scene_labels"),
+        quality=P("scene_quality"),
     log:
-        f"{RESULTS}/logs/scene/{{ds}}/merge.log",
+        f"{LOGS}/scene/{{ds}}/merge.log",
     conda:
         "../envs/torch.yaml"
     params:
         script=script("merge_scene_labels"),
-        truth=label_truth_option,
+        truth=truth_option("--truth", "ground_truth.csv"),
     shell:
         "python {params.script} {input} --out {output.labels} --quality {output.quality}"
         " {params.truth} > {log} 2>&1"

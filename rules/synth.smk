@@ -3,19 +3,19 @@
 
 rule synthesize_dataset:
     output:
-        classes=f"{RESULTS}/world/{{ds}}/lists/classInd.txt",
-        truth=f"{RESULTS}/world/{{ds}}/ground_truth.csv",
-        videos=directory(f"{RESULTS}/world/{{ds}}/videos"),
+        classes=f"{P('world')}/lists/classInd.txt",
+        truth=f"{P('world')}/ground_truth.csv",
+        videos=directory(f"{P('world')}/videos"),
     log:
-        f"{RESULTS}/logs/synthesize/{{ds}}.log",
+        f"{LOGS}/synthesize/{{ds}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/synthesize/{{ds}}.tsv"
+        f"{BENCHMARKS}/synthesize/{{ds}}.tsv"
     conda:
         "../envs/ffmpeg.yaml"
     params:
         script=script("synthesize"),
         world=lambda wc: world_params(wc.ds),
-        out=lambda wc, output: Path(output.classes).parents[2],
+        out=lambda wc: os.path.dirname(P("world", ds=wc.ds)),
     shell:
         "python {params.script} --world {params.world:q} --dataset {wildcards.ds}"
         " --out {params.out} > {log} 2>&1"

@@ -7,13 +7,13 @@ rule pretrain:
     input:
         unpack(pretrain_inputs),
     output:
-        model=f"{RESULTS}/{{src}}/pretrain/{{variant}}/seed{{seed}}/model.pt",
-        metrics=f"{RESULTS}/{{src}}/pretrain/{{variant}}/seed{{seed}}/metrics.json",
-        log=f"{RESULTS}/{{src}}/pretrain/{{variant}}/seed{{seed}}/log.csv",
+        model=f"{P('pretrain_run')}/model.pt",
+        metrics=f"{P('pretrain_run')}/metrics.json",
+        log=f"{P('pretrain_run')}/log.csv",
     log:
-        f"{RESULTS}/logs/pretrain/{{src}}/{{variant}}/seed{{seed}}.log",
+        f"{LOGS}/pretrain/{{src}}/{{variant}}/seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/pretrain/{{src}}/{{variant}}/seed{{seed}}.tsv"
+        f"{BENCHMARKS}/pretrain/{{src}}/{{variant}}/seed{{seed}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
@@ -28,9 +28,9 @@ rule pretrain:
         split=config["pretrain"]["split"],
         train_roles=" ".join(config["pretrain"]["train_roles"]),
         val_roles=" ".join(config["pretrain"]["val_roles"]),
-        options=train_options,
+        options=input_flags(scene="--scene-labels", boxes="--boxes", init="--init"),
         out_dir=lambda wc, output: Path(output.model).parent,
-        ckpt=lambda wc: f"{RESULTS}/checkpoints/pretrain/{wc.src}/{wc.variant}/seed{wc.seed}",
+        ckpt=lambda wc: checkpoint_dir("pretrain_run", **wc),
     shell:
         "{params.launcher} {params.script} --settings {params.settings:q}"
         " --manifest {input.manifest} --frames {input.frames} --split {params.split}"
@@ -42,13 +42,13 @@ rule finetune:
     input:
         unpack(finetune_inputs),
     output:
-        model=f"{RESULTS}/{{tgt}}/finetune/{{init}}/split{{split}}/seed{{seed}}/model.pt",
-        metrics=f"{RESULTS}/{{tgt}}/finetune/{{init}}/split{{split}}/seed{{seed}}/metrics.json",
-        log=f"{RESULTS}/{{tgt}}/finetune/{{init}}/split{{split}}/seed{{seed}}/log.csv",
+        model=f"{P('finetune_run')}/model.pt",
+        metrics=f"{P('finetune_run')}/metrics.json",
+        log=f"{P('finetune_run')}/log.csv",
     log:
-        f"{RESULTS}/logs/finetune/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.log",
+        f"{LOGS}/finetune/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/finetune/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.tsv"
+        f"{BENCHMARKS}/finetune/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
@@ -60,13 +60,11 @@ rule finetune:
         settings=lambda wc: json.dumps(
             finetune_settings(config, wc.tgt, int(wc.seed)), sort_keys=True
         ),
-        options=lambda wc, input: (
-            f"--init {input.init} --new-classifier" if "init" in input.keys() else ""
-        ),
+        options=input_flags(init="--init"),
         out_dir=lambda wc, output: Path(output.model).parent,
-        ckpt=lambda wc: f"{RESULTS}/checkpoints/finetune/{wc.tgt}/{wc.init}/split{wc.split}/seed{wc.seed}",
+        ckpt=lambda wc: checkpoint_dir("finetune_run", **wc),
     shell:
         "{params.launcher} {params.script} --settings {params.settings:q}"
         " --manifest {input.manifest} --frames {input.frames} --split {wildcards.split}"
-        " --train-roles train {params.options}"
+        " --train-roles train {params.options} --new-classifier"
         " --out-dir {params.out_dir} --ckpt-dir {params.ckpt} > {log} 2>&1"

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset, Sampler
 
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import is_valid_video, load_boxes, mask_humans
-from scenebias.settings import ACTIVITYNET_MEAN, PAPER_SCALES  # noqa: E402,F401  (one definition)
+from scenebias.settings import ClipSpec
 
 CORNERS = ("c", "tl", "tr", "bl", "br")
 
@@ -139,14 +139,6 @@ def centre_crop(frames: np.ndarray, size: int) -> np.ndarray:
     """Evaluation crop: scale the short side to `size`, then the centre size x size square."""
     h, w = frames.shape[1:3]
     return crop_resize(frames, corner_crop_box(h, w, 1.0, "c"), size)
-
-
-@dataclass(frozen=True)
-class ClipSpec:
-    frames: int = 16
-    crop: int = 112
-    scales: tuple[float, ...] = PAPER_SCALES
-    flip: bool = True
 
 
 # ---------------------------------------------------------------------------------------------------------

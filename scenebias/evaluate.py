@@ -11,7 +11,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from scenebias.data import ClipSpec, EvalClips, Video, normalize
+from scenebias.data import EvalClips, Video, normalize
+from scenebias.settings import ClipSpec
 
 
 @torch.no_grad()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from scenebias.bias import HEADLINE, MEASURES
 
 # Published numbers (top-1 %, 3D-ResNet-18 pretrained on Mini-Kinetics-200; authors' poster, docs/design.md §2).
 PUBLISHED = {
@@ -18,36 +19,26 @@ PUBLISHED = {
 }
 PUBLISHED_HMDB51_ABLATION = {"baseline": 53.6, "mask_conf": 55.1, "scene_adv": 56.2, "sdn": 56.7}
 
-FINETUNE_PATH = re.compile(r"(?P<target>[^/]+)/finetune/(?P<init>[^/]+)/split(?P<split>\d+)/seed(?P<seed>\d+)/")
-BIAS_PATH = re.compile(r"(?P<dataset>[^/]+)/bias/(?P<variant>[^/]+)/seed(?P<seed>\d+)\.json$")
-PRETRAIN_LOG = re.compile(r"pretrain/(?P<variant>[^/]+)/seed(?P<seed>\d+)/log\.csv$")
 
-BIAS_COLUMNS = {
-    "in_dist_acc": "in-dist. acc",
-    "conflict_acc": "bias-conflicting acc",
-    "worst_group_acc": "worst-group acc",
-    "conflict_home_rate": "conflict → home-action rate ↓",
-    "actor_masked_home_prob": "home-action prob., actor masked ↓",
-    "no_actor_home_prob": "home-action prob., no actor ↓",
-    "human_masked_acc": "human-masked acc*",
-    "static_clip_acc": "static-clip acc",
-    "scene_leakage_acc": "scene leakage (fresh probe) ↓",
-}
+def with_runs(paths: list[Path], runs: list[dict], what: str) -> list[tuple[Path, dict]]:
+    """Pair each file with the run it belongs to, as the workflow lists them (aligned lists): the report never
+    reads a run's identity from a path, so the results layout can change without touching it."""
+    if len(paths) != len(runs):
+        raise ValueError(f"{what}: {len(paths)} files but {len(runs)} run descriptions; the lists must align")
+    return list(zip((Path(p) for p in paths), runs, strict=True))
 
 
-def finetune_table(eval_paths: list[Path]) -> pd.DataFrame:
+def finetune_table(evals: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """One row per fine-tuning run: (eval.json, run) pairs with run = {tgt, init, split, seed}."""
     rows = []
-    for path in eval_paths:
-        match = FINETUNE_PATH.search(Path(path).as_posix())
-        if match is None:
-            raise ValueError(f"{path}: not a fine-tuning eval.json path (<target>/finetune/<init>/split<k>/seed<s>/)")
-        record = json.loads(Path(path).read_text())
+    for path, run in evals:
+        record = json.loads(path.read_text())
         rows.append(
             {
-                "target": match["target"],
-                "init": match["init"],
-                "split": int(match["split"]),
-                "seed": int(match["seed"]),
+                "target": run["tgt"],
+                "init": run["init"],
+                "split": int(run["split"]),
+                "seed": int(run["seed"]),
                 "video_top1": record["video_top1"],
                 "clip_top1": record["clip_top1"],
                 "n_videos": record["n_videos"],
@@ -103,14 +94,12 @@ def transfer_summary(runs: pd.DataFrame, order: list[str], baseline: str = "base
     return table.sort_values(["init", "target"], key=lambda s: s.map(rank) if s.name == "init" else s, kind="stable")
 
 
-def bias_table(paths: list[Path]) -> pd.DataFrame:
+def bias_table(files: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """One row per pretrained model: (bias JSON, run) pairs with run = {src, variant, seed}."""
     rows = []
-    for path in paths:
-        match = BIAS_PATH.search(Path(path).as_posix())
-        if match is None:
-            raise ValueError(f"{path}: not a bias-measures path (<dataset>/bias/<variant>/seed<s>.json)")
-        record = json.loads(Path(path).read_text())
-        rows.append({"dataset": match["dataset"], "variant": match["variant"], "seed": int(match["seed"]), **record})
+    for path, run in files:
+        record = json.loads(path.read_text())
+        rows.append({"dataset": run["src"], "variant": run["variant"], "seed": int(run["seed"]), **record})
     return pd.DataFrame(rows)
 
 
@@ -163,18 +152,14 @@ def per_split_markdown(runs: pd.DataFrame, targets: list[str], order: list[str])
 
 
 def bias_markdown(bias: pd.DataFrame, order: list[str]) -> str:
-    columns = [c for c in BIAS_COLUMNS if c in bias.columns and bias[c].notna().any()]
-    lines = ["| pretraining | " + " | ".join(BIAS_COLUMNS[c] for c in columns) + " |"]
+    columns = [c for c in MEASURES if c in bias.columns and bias[c].notna().any()]
+    lines = ["| pretraining | " + " | ".join(MEASURES[c] for c in columns) + " |"]
     lines.append("|---" * (len(columns) + 1) + "|")
     for variant in [v for v in order if v in set(bias["variant"])]:
         group = bias[bias["variant"] == variant]
         cells = [fmt(*mean_std(group[c].tolist())) for c in columns]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-# The headline bias measures compared with the baseline, seed by seed (the measures that do not train on masks).
-HEADLINE_BIAS = ("conflict_acc", "conflict_home_rate", "actor_masked_home_prob", "static_clip_acc")
 
 
 def bias_differences(bias: pd.DataFrame, order: list[str], baseline: str = "baseline") -> pd.DataFrame:
@@ -185,7 +170,7 @@ def bias_differences(bias: pd.DataFrame, order: list[str], baseline: str = "base
     for variant in [v for v in order if v != baseline and v in set(bias["variant"])]:
         group = bias[bias["variant"] == variant]
         paired = group.merge(base, on="seed", suffixes=("", "_base"))
-        for measure in HEADLINE_BIAS:
+        for measure in HEADLINE:
             if measure not in bias.columns or group[measure].isna().all():
                 continue
             mean, std, low, high, n = paired_interval((paired[measure] - paired[f"{measure}_base"]).tolist())
@@ -203,8 +188,8 @@ def bias_differences(bias: pd.DataFrame, order: list[str], baseline: str = "base
 
 
 def bias_differences_markdown(differences: pd.DataFrame, order: list[str]) -> str:
-    measures = [m for m in HEADLINE_BIAS if m in set(differences["measure"])]
-    lines = ["| pretraining − baseline | " + " | ".join(BIAS_COLUMNS[m] for m in measures) + " |"]
+    measures = [m for m in HEADLINE if m in set(differences["measure"])]
+    lines = ["| pretraining − baseline | " + " | ".join(MEASURES[m] for m in measures) + " |"]
     lines.append("|---" * (len(measures) + 1) + "|")
     for variant in [v for v in order if v in set(differences["variant"])]:
         cells = []
@@ -225,18 +210,19 @@ def bias_differences_markdown(differences: pd.DataFrame, order: list[str]) -> st
 def bias_summary(bias: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for variant, group in bias.groupby("variant", sort=False):
-        for column in BIAS_COLUMNS:
+        for column in MEASURES:
             if column in group.columns:
                 mean, std, n = mean_std(group[column].tolist())
                 rows.append({"variant": variant, "measure": column, "mean": mean, "std": std, "n": n})
     return pd.DataFrame(rows)
 
 
-def b_scene_markdown(paths: list[Path]) -> str:
+def b_scene_markdown(files: list[tuple[Path, dict]]) -> str:
+    """(b_scene.json, {ds}) pairs as a table."""
     lines = ["| dataset | probe acc | chance | B_scene | B_scene / ln(#classes) |", "|---|---|---|---|---|"]
-    for path in paths:
-        record = json.loads(Path(path).read_text())
-        name = Path(path).parent.parent.name
+    for path, run in files:
+        record = json.loads(path.read_text())
+        name = run["ds"]
         lines.append(
             f"| {name} | {record['probe_acc'] * 100:.1f} | {record['chance'] * 100:.1f} | "
             f"{record['b_scene']:.2f} | {record['b_scene_norm']:.2f} |"
@@ -266,7 +252,8 @@ def latex_table(summary: pd.DataFrame, targets: list[str], order: list[str]) -> 
     return "\n".join(lines) + "\n"
 
 
-def plot_training_curves(log_paths: list[Path], out: Path) -> None:
+def plot_training_curves(logs: list[tuple[Path, dict]], out: Path) -> None:
+    """Mean (and range over seeds) of training loss and validation accuracy per variant: (log.csv, run) pairs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -274,10 +261,8 @@ def plot_training_curves(log_paths: list[Path], out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     curves: dict[str, list[pd.DataFrame]] = {}
-    for path in log_paths:
-        match = PRETRAIN_LOG.search(Path(path).as_posix())
-        if match:
-            curves.setdefault(match["variant"], []).append(pd.read_csv(path))
+    for path, run in logs:
+        curves.setdefault(run["variant"], []).append(pd.read_csv(path))
     for variant, logs in curves.items():
         for ax, column in zip(axes, ("train_loss", "val_acc"), strict=True):
             stacked = np.stack([log[column].to_numpy(float) for log in logs])
@@ -299,7 +284,7 @@ def plot_bias(bias: pd.DataFrame, order: list[str], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = [c for c in BIAS_COLUMNS if c in bias.columns and bias[c].notna().any()]
+    columns = [c for c in MEASURES if c in bias.columns and bias[c].notna().any()]
     variants = [v for v in order if v in set(bias["variant"])]
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(columns)), 4))
     width = 0.8 / max(1, len(variants))
@@ -309,7 +294,7 @@ def plot_bias(bias: pd.DataFrame, order: list[str], out: Path) -> None:
         ax.bar(np.arange(len(columns)) + i * width, [s[0] for s in stats], width,
                yerr=[0 if math.isnan(s[1]) else s[1] for s in stats], label=variant, capsize=2)  # fmt: skip
     ax.set_xticks(np.arange(len(columns)) + width * (len(variants) - 1) / 2)
-    ax.set_xticklabels([BIAS_COLUMNS[c] for c in columns], rotation=30, ha="right", fontsize=8)
+    ax.set_xticklabels([MEASURES[c] for c in columns], rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_title("scene-bias measures by pretraining variant (mean ± std over seeds)")
     ax.legend(fontsize=8)

@@ -10,10 +10,19 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-# Multi-scale corner crop scales 2^(-k/4), k = 0..4, and the ActivityNet mean the official code subtracts
-# (duplicated from scenebias.data, which imports torch).
+# Multi-scale corner crop scales 2^(-k/4), k = 0..4, and the ActivityNet mean the official code subtracts.
 PAPER_SCALES = (1.0, 0.84089641525, 0.7071067811865476, 0.5946035575, 0.5)
 ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """The clips a model sees: frames per clip, square crop side, corner-crop scales and horizontal flips."""
+
+    frames: int = 16
+    crop: int = 112
+    scales: tuple[float, ...] = PAPER_SCALES
+    flip: bool = True
 
 
 @dataclass
@@ -70,9 +79,7 @@ class TrainSettings:
             raise ValueError(f"unknown training settings: {sorted(unknown)}")
         return cls(**values)
 
-    def clip_spec(self):
-        from scenebias.data import ClipSpec
-
+    def clip_spec(self) -> ClipSpec:
         return ClipSpec(frames=self.clip_frames, crop=self.crop, scales=tuple(self.scales), flip=self.flip)
 
     def fingerprint(self, extra: dict) -> str:

@@ -16,6 +16,7 @@ of seed, epoch and index only — see scenebias.data). Several GPUs (or CPU proc
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -40,7 +41,9 @@ from scenebias.data import (
     TrainClips,
     Video,
     normalize,
+    seed_worker,
 )
+from scenebias.device import resolve_device
 from scenebias.losses import (
     MaskConfusionHead,
     SceneAdversary,
@@ -148,7 +151,7 @@ def init_from(trainable: Trainable, path: Path, new_classifier: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Distributed helpers
+# Processes and devices
 
 
 @dataclass
@@ -173,20 +176,25 @@ def init_distributed(device: str) -> Dist:
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def setup_process(settings: TrainSettings) -> tuple[Dist, str]:
+    """Threads, process group, seeds and this process's device (decided here, once, from settings.device)."""
+    torch.set_num_threads(settings.threads)
+    device = resolve_device(settings.device)
+    ctx = init_distributed(device)
+    if device == "cuda" and ctx.world_size > 1:
+        device = f"cuda:{ctx.local_rank}"
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)
+    seed_everything(settings.seed)
+    return ctx, device
+
+
 def all_sum(values: list[float], ctx: Dist, device: str) -> list[float]:
     if ctx.world_size == 1:
         return values
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
-
-
-def resolve_device(device: str, ctx: Dist) -> str:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and ctx.world_size > 1:
-        device = f"cuda:{ctx.local_rank}"
-    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -196,7 +204,30 @@ def seed_everything(seed: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Optimisation
+# Model and optimisation
+
+
+def build_trainable(
+    settings: TrainSettings, data: RunData, init: Path | None, new_classifier: bool, device: str
+) -> Trainable:
+    net = build_model(settings.model, data.num_classes, **settings.model_kwargs)
+    trainable = Trainable(net, data.n_scenes, settings)
+    if init is not None:
+        init_from(trainable, init, new_classifier)
+    trainable.to(device)
+    if settings.channels_last and device.startswith("cuda"):
+        trainable.to(memory_format=torch.channels_last_3d)
+    return trainable
+
+
+def wrap_distributed(trainable: Trainable, ctx: Dist, device: str) -> nn.Module:
+    if ctx.world_size == 1:
+        return trainable
+    return nn.parallel.DistributedDataParallel(
+        trainable,
+        device_ids=[device] if device.startswith("cuda") else None,
+        find_unused_parameters=trainable.mask_head is not None or trainable.scene_head is not None,
+    )
 
 
 def make_optimizer(params, settings: TrainSettings, lr: float) -> torch.optim.Optimizer:
@@ -210,7 +241,8 @@ def make_optimizer(params, settings: TrainSettings, lr: float) -> torch.optim.Op
 
 
 def make_scheduler(optimizer, settings: TrainSettings, total_steps: int):
-    """(scheduler, when) with when in {"step", "epoch", "plateau", None}."""
+    """(scheduler, when): when is "step" (after every optimiser step), "plateau" (after every epoch, on the
+    validation loss) or None (constant learning rate, no scheduler)."""
     if settings.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=settings.plateau_patience), "plateau"
     if settings.schedule == "onecycle":
@@ -223,8 +255,29 @@ def make_scheduler(optimizer, settings: TrainSettings, total_steps: int):
     raise ValueError(f"unknown schedule {settings.schedule!r}")
 
 
+@dataclass
+class Optimisation:
+    """The main optimiser and its schedule, and the warm-up optimiser of the new layers (None without warm-up)."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: object | None
+    when: str | None
+    warmup: torch.optim.Optimizer | None
+
+    def for_epoch(self, epoch: int, settings: TrainSettings) -> torch.optim.Optimizer:
+        return self.warmup if epoch < settings.warmup_epochs else self.optimizer
+
+
+def build_optimisation(model: nn.Module, trainable: Trainable, settings: TrainSettings, steps_per_epoch: int):
+    optimizer = make_optimizer(model.parameters(), settings, settings.lr)
+    scheduled_steps = steps_per_epoch * (settings.epochs - settings.warmup_epochs)
+    scheduler, when = make_scheduler(optimizer, settings, scheduled_steps)
+    warmup = make_optimizer(trainable.new_layers(), settings, settings.warmup_lr) if settings.warmup_epochs else None
+    return Optimisation(optimizer, scheduler, when, warmup)
+
+
 # ---------------------------------------------------------------------------------------------------------
-# The loop
+# Data
 
 
 @dataclass
@@ -235,9 +288,22 @@ class RunData:
     n_scenes: int
 
 
-def _loader(dataset, sampler, settings: TrainSettings, device: str) -> DataLoader:
-    from scenebias.data import seed_worker
+@dataclass
+class Loaders:
+    """The training loader, the separate masked-clip loader (official code's mask_batch 'separate') and the
+    validation clips; each sampler is told the epoch, which fixes the augmentation (scenebias.data)."""
 
+    train: DataLoader
+    samplers: list[EpochSampler]
+    masked: DataLoader | None
+    val_set: EvalClips | None
+
+    def set_epoch(self, epoch: int) -> None:
+        for sampler in self.samplers:
+            sampler.set_epoch(epoch)
+
+
+def _loader(dataset, sampler, settings: TrainSettings, device: str) -> DataLoader:
     return DataLoader(
         dataset,
         batch_size=settings.batch_size,
@@ -248,6 +314,141 @@ def _loader(dataset, sampler, settings: TrainSettings, device: str) -> DataLoade
         worker_init_fn=seed_worker,
         drop_last=False,
     )
+
+
+def _clips_loader(videos: list[Video], seed: int, with_mask: bool, settings: TrainSettings, data: RunData,
+                  ctx: Dist, device: str) -> tuple[DataLoader, EpochSampler]:  # fmt: skip
+    dataset = TrainClips(videos, settings.clip_spec(), seed, with_mask, data.n_scenes, settings.mask_threshold,
+                         settings.cache_frames)  # fmt: skip
+    sampler = EpochSampler(len(dataset), seed, True, ctx.rank, ctx.world_size)
+    return _loader(dataset, sampler, settings, device), sampler
+
+
+def build_loaders(settings: TrainSettings, data: RunData, ctx: Dist, device: str) -> Loaders:
+    with_mask = settings.mask_weight > 0
+    train_loader, sampler = _clips_loader(data.train, settings.seed, with_mask, settings, data, ctx, device)
+    samplers, masked = [sampler], None
+    if with_mask and settings.mask_batch == "separate":
+        valid = [v for v in data.train if v.valid_for_mask]
+        if not valid:
+            raise ValueError("mask_batch 'separate' needs videos valid for masking; none passed the rule")
+        masked, mask_sampler = _clips_loader(valid, settings.seed + 1, True, settings, data, ctx, device)
+        samplers.append(mask_sampler)
+    val_set = EvalClips(data.val, settings.clip_spec(), cache=settings.cache_frames) if data.val else None
+    return Loaders(train_loader, samplers, masked, val_set)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One batch: the paper's method
+
+
+@dataclass
+class BatchLosses:
+    """The losses of one batch (scalar tensors) and the clean clips' action logits."""
+
+    total: torch.Tensor
+    ce: torch.Tensor
+    scene: torch.Tensor
+    mask: torch.Tensor
+    logits: torch.Tensor
+
+
+def batch_losses(
+    model: nn.Module, batch: dict, settings: TrainSettings, device: str, scene_lambda: float
+) -> BatchLosses:
+    """Forward one batch and combine its losses:
+
+        total = CE(action | clean clip)
+              + scene_weight · L_scene   (scene adversary behind a reversal layer of strength scene_lambda)
+              + mask_weight  · L_mask    (entropy loss on the human-masked clips; mask_batch 'shared' only)
+
+    With mask_batch 'shared', the batch's masked clips (videos valid for masking only) follow the clean clips
+    through the same forward pass. The reversal layers flip the gradients that reach the backbone, so minimising
+    `total` trains the heads to succeed and the backbone to make them fail.
+    """
+    clean = batch["clip"].to(device, non_blocking=True)
+    y = batch["label"].to(device, non_blocking=True)
+    inputs, n_masked = clean, 0
+    if settings.mask_weight > 0 and settings.mask_batch == "shared":
+        keep = batch["has_mask"].to(device)
+        masked = batch["masked"].to(device, non_blocking=True)[keep]
+        inputs, n_masked = torch.cat([clean, masked]), int(keep.sum())
+    x = normalize(inputs, settings.mean, settings.std)
+    if settings.channels_last and device.startswith("cuda"):
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    out = model(x, len(clean), scene_lambda, settings.mask_lambda)
+    ce = F.cross_entropy(out["logits"].float(), y)
+    total = ce
+    scene = mask = torch.zeros((), device=device)
+    if "scene_logits" in out:
+        scene = scene_adversarial_loss(out["scene_logits"].float(), batch["scene"].to(device), settings.scene_soft)
+        total = total + settings.scene_weight * scene
+    if n_masked:
+        mask = mask_confusion_loss(out.get("mask_head_logits", out["masked_logits"]).float())
+        total = total + settings.mask_weight * mask
+    return BatchLosses(total, ce, scene, mask, out["logits"])
+
+
+def separate_mask_step(model, mask_iter, settings: TrainSettings, device: str, opt) -> torch.Tensor:
+    """The official code's way: a second optimiser step on a separate batch of human-masked clips."""
+    try:
+        batch = next(mask_iter)
+    except StopIteration:
+        return torch.zeros(())
+    masked = normalize(batch["masked"].to(device), settings.mean, settings.std)
+    out = model(masked, 0, 0.0, settings.mask_lambda)
+    loss = mask_confusion_loss(out.get("mask_head_logits", out["masked_logits"]).float())
+    opt.zero_grad(set_to_none=True)
+    (settings.mask_weight * loss).backward()
+    opt.step()
+    return loss.detach()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One epoch
+
+
+def autocast_context(settings: TrainSettings, device: str):
+    """bf16 autocast on CUDA when settings.amp, else a no-op context."""
+    if settings.amp and device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_one_epoch(model, loaders: Loaders, optim: Optimisation, settings: TrainSettings, device: str,
+                    epoch: int, progress: bool) -> dict[str, float]:  # fmt: skip
+    """One pass over the training loader; returns this process's sums of losses, correct predictions and clips."""
+    steps_per_epoch = len(loaders.train)
+    total_steps = steps_per_epoch * settings.epochs
+    scene_lambda = lambda_schedule(settings.scene_lambda_schedule, settings.scene_lambda)
+    warm = epoch < settings.warmup_epochs
+    opt = optim.for_epoch(epoch, settings)
+    mask_iter = iter(loaders.masked) if loaders.masked is not None else None
+    model.train()
+    sums = dict.fromkeys(("loss", "ce", "scene", "mask", "correct", "n"), 0.0)
+    bar = tqdm(loaders.train, desc=f"epoch {epoch + 1}/{settings.epochs}", disable=not progress, mininterval=5,
+               leave=False)  # fmt: skip
+    for step, batch in enumerate(bar):
+        lam = scene_lambda((epoch * steps_per_epoch + step) / max(1, total_steps))
+        with autocast_context(settings, device):
+            losses = batch_losses(model, batch, settings, device, lam)
+        opt.zero_grad(set_to_none=True)
+        losses.total.backward()
+        opt.step()
+        mask_loss = losses.mask
+        if mask_iter is not None and not warm:
+            mask_loss = separate_mask_step(model, mask_iter, settings, device, opt)
+        if optim.when == "step" and not warm:
+            optim.scheduler.step()
+        y = batch["label"].to(device)
+        b = len(y)
+        sums["loss"] += losses.total.item() * b
+        sums["ce"] += losses.ce.item() * b
+        sums["scene"] += float(losses.scene.detach()) * b
+        sums["mask"] += float(mask_loss.detach()) * b
+        sums["correct"] += (losses.logits.argmax(1) == y).sum().item()
+        sums["n"] += b
+    return sums
 
 
 @torch.no_grad()
@@ -268,6 +469,87 @@ def clip_validation(net: ActionNet, val_set, settings: TrainSettings, device: st
     return loss_sum / n, correct / n
 
 
+def epoch_row(epoch: int, totals: dict, val: tuple[float, float], opt, settings: TrainSettings, steps_per_epoch: int,
+              started: float) -> dict:  # fmt: skip
+    """The log.csv row of one epoch."""
+    n = max(totals["n"], 1)
+    scene_lambda = lambda_schedule(settings.scene_lambda_schedule, settings.scene_lambda)
+    return {
+        "epoch": epoch + 1,
+        "lr": opt.param_groups[0]["lr"],
+        "scene_lambda": scene_lambda((epoch + 1) * steps_per_epoch / max(1, steps_per_epoch * settings.epochs)),
+        "train_loss": totals["loss"] / n,
+        "train_ce": totals["ce"] / n,
+        "train_scene_loss": totals["scene"] / n,
+        "train_mask_loss": totals["mask"] / n,
+        "train_acc": totals["correct"] / n,
+        "val_loss": val[0],
+        "val_acc": val[1],
+        "seconds": time.time() - started,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Resuming and outputs
+
+
+def resume(ckpt_path: Path, fingerprint: str, trainable: Trainable, optim: Optimisation) -> tuple[int, list[dict]]:
+    """(first epoch to run, log rows so far): continue from the checkpoint when its settings match this run's."""
+    if not ckpt_path.is_file():
+        return 0, []
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # our own file: RNG states, log
+    if state["fingerprint"] != fingerprint:
+        log.warning("ignoring %s: it was written with other settings", ckpt_path)
+        return 0, []
+    trainable.load_state_dict(state["trainable"])
+    optim.optimizer.load_state_dict(state["optimizer"])
+    if optim.warmup is not None:
+        optim.warmup.load_state_dict(state["warmup_optimizer"])
+    if optim.scheduler is not None:
+        optim.scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["numpy_rng"])
+    random.setstate(state["python_rng"])
+    log.info("resumed from %s after epoch %d", ckpt_path, state["epoch"])
+    return state["epoch"] + 1, state["rows"]
+
+
+def write_checkpoint(path: Path, trainable: Trainable, optim: Optimisation, epoch: int, rows: list[dict],
+                     fingerprint: str) -> None:  # fmt: skip
+    state = {
+        "fingerprint": fingerprint,
+        "epoch": epoch,
+        "rows": rows,
+        "trainable": trainable.state_dict(),
+        "optimizer": optim.optimizer.state_dict(),
+        "warmup_optimizer": optim.warmup.state_dict() if optim.warmup is not None else None,
+        "scheduler": optim.scheduler.state_dict() if optim.scheduler is not None else None,
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": np.random.get_state(),
+        "python_rng": random.getstate(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def write_outputs(out_dir: Path, trainable: Trainable, settings: TrainSettings, init: Path | None, rows: list[dict],
+                  metrics: dict) -> None:  # fmt: skip
+    """model.pt, metrics.json and log.csv: the job's declared outputs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "log.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["epoch"])
+        writer.writeheader()
+        writer.writerows(rows)
+    save_model(out_dir / "model.pt", trainable, settings, {"init_from": str(init) if init else None})
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The recipe
+
+
 def train(
     settings: TrainSettings,
     data: RunData,
@@ -278,152 +560,29 @@ def train(
     progress: bool = True,
 ) -> dict:
     """Train, writing out_dir/{model.pt, metrics.json, log.csv}; returns the metrics."""
-    torch.set_num_threads(settings.threads)
-    ctx = init_distributed(
-        settings.device if settings.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    device = resolve_device(settings.device, ctx)
-    if device.startswith("cuda"):
-        torch.cuda.set_device(device)
-    seed_everything(settings.seed)
-    net = build_model(settings.model, data.num_classes, **settings.model_kwargs)
-    trainable = Trainable(net, data.n_scenes, settings)
-    if init is not None:
-        init_from(trainable, init, new_classifier)
-    trainable.to(device)
-    if settings.channels_last and device.startswith("cuda"):
-        trainable.to(memory_format=torch.channels_last_3d)
-
-    with_mask = settings.mask_weight > 0
-    train_set = TrainClips(data.train, settings.clip_spec(), settings.seed, with_mask, data.n_scenes,
-                           settings.mask_threshold, settings.cache_frames)  # fmt: skip
-    sampler = EpochSampler(len(train_set), settings.seed, True, ctx.rank, ctx.world_size)
-    loader = _loader(train_set, sampler, settings, device)
-    mask_iter = None
-    if with_mask and settings.mask_batch == "separate":
-        valid = [v for v in data.train if v.valid_for_mask]
-        if not valid:
-            raise ValueError("mask_batch 'separate' needs videos valid for masking; none passed the rule")
-        mask_set = TrainClips(valid, settings.clip_spec(), settings.seed + 1, True, data.n_scenes,
-                              settings.mask_threshold, settings.cache_frames)  # fmt: skip
-        mask_sampler = EpochSampler(len(mask_set), settings.seed + 1, True, ctx.rank, ctx.world_size)
-        mask_loader = _loader(mask_set, mask_sampler, settings, device)
-
-    val_set = EvalClips(data.val, settings.clip_spec(), cache=settings.cache_frames) if data.val else None
-    steps_per_epoch = len(loader)
-    total_steps = steps_per_epoch * settings.epochs
-    model = trainable
-    if ctx.world_size > 1:
-        model = nn.parallel.DistributedDataParallel(
-            trainable,
-            device_ids=[device] if device.startswith("cuda") else None,
-            find_unused_parameters=trainable.mask_head is not None or trainable.scene_head is not None,
-        )
-    optimizer = make_optimizer(model.parameters(), settings, settings.lr)
-    scheduler, when = make_scheduler(optimizer, settings, total_steps - steps_per_epoch * settings.warmup_epochs)
-    warmup_opt = (
-        make_optimizer(trainable.new_layers(), settings, settings.warmup_lr) if settings.warmup_epochs else None
-    )
-    scene_lambda = lambda_schedule(settings.scene_lambda_schedule, settings.scene_lambda)
-
+    ctx, device = setup_process(settings)
+    trainable = build_trainable(settings, data, init, new_classifier, device)
+    loaders = build_loaders(settings, data, ctx, device)
+    model = wrap_distributed(trainable, ctx, device)
+    steps_per_epoch = len(loaders.train)
+    optim = build_optimisation(model, trainable, settings, steps_per_epoch)
     fingerprint = settings.fingerprint({"n_train": len(data.train), "init": str(init), "world": ctx.world_size})
     ckpt_path = ckpt_dir / "last.pt"
-    start_epoch, rows = 0, []
-    if ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # our own file: RNG states, log
-        if state["fingerprint"] == fingerprint:
-            trainable.load_state_dict(state["trainable"])
-            optimizer.load_state_dict(state["optimizer"])
-            if warmup_opt is not None:
-                warmup_opt.load_state_dict(state["warmup_optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(state["scheduler"])
-            start_epoch, rows = state["epoch"] + 1, state["rows"]
-            torch.set_rng_state(state["torch_rng"])
-            np.random.set_state(state["numpy_rng"])
-            random.setstate(state["python_rng"])
-            log.info("resumed from %s after epoch %d", ckpt_path, state["epoch"])
-        else:
-            log.warning("ignoring %s: it was written with other settings", ckpt_path)
+    start_epoch, rows = resume(ckpt_path, fingerprint, trainable, optim)
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if settings.amp and device.startswith("cuda") else None
     started = time.time()
     for epoch in range(start_epoch, settings.epochs):
-        sampler.set_epoch(epoch)
-        if with_mask and settings.mask_batch == "separate":
-            mask_sampler.set_epoch(epoch)
-            mask_iter = iter(mask_loader)
-        warm = epoch < settings.warmup_epochs
-        opt = warmup_opt if warm else optimizer
-        model.train()
-        sums = {"loss": 0.0, "ce": 0.0, "scene": 0.0, "mask": 0.0, "correct": 0.0, "n": 0.0}
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{settings.epochs}", disable=not (progress and ctx.main),
-                   mininterval=5, leave=False)  # fmt: skip
-        for step, batch in enumerate(bar):
-            p = (epoch * steps_per_epoch + step) / max(1, total_steps)
-            lam = scene_lambda(p)
-            clean = batch["clip"].to(device, non_blocking=True)
-            y = batch["label"].to(device, non_blocking=True)
-            inputs = clean
-            n_masked = 0
-            if with_mask and settings.mask_batch == "shared":
-                keep = batch["has_mask"].to(device)
-                masked = batch["masked"].to(device, non_blocking=True)[keep]
-                inputs, n_masked = torch.cat([clean, masked]), int(keep.sum())
-            x = normalize(inputs, settings.mean, settings.std)
-            if settings.channels_last and device.startswith("cuda"):
-                x = x.contiguous(memory_format=torch.channels_last_3d)
-            with autocast if autocast is not None else _null():
-                out = model(x, len(clean), lam, settings.mask_lambda)
-                ce = F.cross_entropy(out["logits"].float(), y)
-                loss = ce
-                scene_loss = mask_loss = torch.zeros((), device=device)
-                if "scene_logits" in out:
-                    target = batch["scene"].to(device)
-                    scene_loss = scene_adversarial_loss(out["scene_logits"].float(), target, settings.scene_soft)
-                    loss = loss + settings.scene_weight * scene_loss
-                if n_masked:
-                    mask_logits = out.get("mask_head_logits", out["masked_logits"])
-                    mask_loss = mask_confusion_loss(mask_logits.float())
-                    loss = loss + settings.mask_weight * mask_loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if mask_iter is not None and not warm:
-                mask_loss = _separate_mask_step(model, mask_iter, mask_loader, settings, device, opt)
-            if when == "step" and not warm:
-                scheduler.step()
-            b = len(y)
-            sums["loss"] += loss.item() * b
-            sums["ce"] += ce.item() * b
-            sums["scene"] += float(scene_loss.detach()) * b
-            sums["mask"] += float(mask_loss.detach()) * b
-            sums["correct"] += (out["logits"].argmax(1) == y).sum().item()
-            sums["n"] += b
+        loaders.set_epoch(epoch)
+        sums = train_one_epoch(model, loaders, optim, settings, device, epoch, progress and ctx.main)
         totals = dict(zip(sums, all_sum(list(sums.values()), ctx, device), strict=True))
-        val_loss, val_acc = (float("nan"), float("nan"))
-        if ctx.main:
-            val_loss, val_acc = clip_validation(trainable.net, val_set, settings, device)
-        if when == "plateau" and not warm:
-            scheduler.step(val_loss if not math.isnan(val_loss) else totals["loss"] / totals["n"])
-        n = max(totals["n"], 1)
-        row = {
-            "epoch": epoch + 1,
-            "lr": opt.param_groups[0]["lr"],
-            "scene_lambda": scene_lambda((epoch + 1) * steps_per_epoch / max(1, total_steps)),
-            "train_loss": totals["loss"] / n,
-            "train_ce": totals["ce"] / n,
-            "train_scene_loss": totals["scene"] / n,
-            "train_mask_loss": totals["mask"] / n,
-            "train_acc": totals["correct"] / n,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "seconds": time.time() - started,
-        }
+        val = clip_validation(trainable.net, loaders.val_set, settings, device) if ctx.main else (math.nan, math.nan)
+        if optim.when == "plateau" and epoch >= settings.warmup_epochs:
+            optim.scheduler.step(val[0] if not math.isnan(val[0]) else totals["loss"] / max(totals["n"], 1))
+        row = epoch_row(epoch, totals, val, optim.for_epoch(epoch, settings), settings, steps_per_epoch, started)
         rows.append(row)
         if ctx.main:
             log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) for k, v in row.items()})
-            _write_checkpoint(ckpt_path, trainable, optimizer, warmup_opt, scheduler, epoch, rows, fingerprint)
+            write_checkpoint(ckpt_path, trainable, optim, epoch, rows, fingerprint)
         if ctx.world_size > 1:
             dist.barrier()
 
@@ -439,61 +598,9 @@ def train(
         "fingerprint": fingerprint,
     }
     if ctx.main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_log(out_dir / "log.csv", rows)
-        save_model(out_dir / "model.pt", trainable, settings, {"init_from": str(init) if init else None})
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        write_outputs(out_dir, trainable, settings, init, rows, metrics)
         ckpt_path.unlink(missing_ok=True)  # the run is complete; its outputs now stand for it
     if ctx.world_size > 1:
         dist.barrier()
         dist.destroy_process_group()
     return metrics
-
-
-def _separate_mask_step(model, mask_iter, mask_loader, settings: TrainSettings, device: str, opt) -> torch.Tensor:
-    """The official code's way: a second optimiser step on a separate batch of human-masked clips."""
-    try:
-        batch = next(mask_iter)
-    except StopIteration:
-        return torch.zeros(())
-    masked = normalize(batch["masked"].to(device), settings.mean, settings.std)
-    out = model(masked, 0, 0.0, settings.mask_lambda)
-    loss = mask_confusion_loss(out.get("mask_head_logits", out["masked_logits"]).float())
-    opt.zero_grad(set_to_none=True)
-    (settings.mask_weight * loss).backward()
-    opt.step()
-    return loss.detach()
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _write_checkpoint(path, trainable, optimizer, warmup_opt, scheduler, epoch, rows, fingerprint) -> None:
-    state = {
-        "fingerprint": fingerprint,
-        "epoch": epoch,
-        "rows": rows,
-        "trainable": trainable.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "warmup_optimizer": warmup_opt.state_dict() if warmup_opt is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "torch_rng": torch.get_rng_state(),
-        "numpy_rng": np.random.get_state(),
-        "python_rng": random.getstate(),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _write_log(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["epoch"])
-        writer.writeheader()
-        writer.writerows(rows)

@@ -9,7 +9,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 import pandas as pd
 
-from scenebias.bias import b_scene, linear_probe
+from scenebias.bias.measures import b_scene, linear_probe
 from scenebias.cli import setup_logging
 
 

@@ -11,6 +11,7 @@ import torch
 
 from scenebias.cli import setup_logging
 from scenebias.data import load_videos
+from scenebias.device import resolve_device
 from scenebias.evaluate import accuracy_report, predict
 from scenebias.train import TrainSettings, load_model
 
@@ -30,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging()
     torch.set_num_threads(args.threads)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = resolve_device(args.device)
     net, record = load_model(args.model)
     settings = TrainSettings.from_dict(record["settings"])
     videos = load_videos(args.manifest, args.frames, args.split, args.roles)

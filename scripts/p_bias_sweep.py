@@ -2,12 +2,13 @@
 """The p_bias sweep: bias-conflicting accuracy of each pretraining variant against the source set's p_bias."""
 
 import argparse
+import json
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
 from scenebias.cli import setup_logging
-from scenebias.report import bias_table, plot_sweep, sweep_markdown, sweep_summary
+from scenebias.report import bias_table, plot_sweep, sweep_markdown, sweep_summary, with_runs
 
 
 def point(text: str) -> tuple[str, float]:
@@ -20,6 +21,7 @@ def point(text: str) -> tuple[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bias", nargs="+", type=Path, required=True, help="bias-measures JSON of each model")
+    parser.add_argument("--bias-runs", type=json.loads, required=True, help="JSON list of {src, variant, seed}")
     parser.add_argument("--points", nargs="+", type=point, required=True, help="DATASET=P_BIAS of each point")
     parser.add_argument("--order", nargs="+", required=True, help="variants, in legend order")
     parser.add_argument("--csv", type=Path, required=True)
@@ -27,7 +29,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, required=True)
     args = parser.parse_args()
     setup_logging()
-    bias = bias_table(args.bias)
+    bias = bias_table(with_runs(args.bias, args.bias_runs, "--bias"))
     summary = sweep_summary(bias, dict(args.points))
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     summary.to_csv(args.csv, index=False)

@@ -3,6 +3,7 @@
 
 import argparse
 import datetime
+import json
 import platform
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from scenebias.report import (
     plot_training_curves,
     transfer_markdown,
     transfer_summary,
+    with_runs,
 )
 
 NOTES = """
@@ -47,10 +49,14 @@ How to read this:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--evals", nargs="+", type=Path, required=True)
-    parser.add_argument("--bias", nargs="*", type=Path, default=[])
-    parser.add_argument("--b-scene", nargs="*", type=Path, default=[])
+    parser.add_argument("--evals", nargs="+", type=Path, required=True, help="eval.json of each fine-tuning run")
+    parser.add_argument("--eval-runs", type=json.loads, required=True, help="JSON list of {tgt, init, split, seed}")
+    parser.add_argument("--bias", nargs="*", type=Path, default=[], help="bias-measures JSON of each pretrained model")
+    parser.add_argument("--bias-runs", type=json.loads, default=[], help="JSON list of {src, variant, seed}")
+    parser.add_argument("--b-scene", nargs="*", type=Path, default=[], help="b_scene.json of each dataset")
+    parser.add_argument("--b-scene-runs", type=json.loads, default=[], help="JSON list of {ds}")
     parser.add_argument("--logs", nargs="*", type=Path, default=[], help="pretraining log.csv files")
+    parser.add_argument("--log-runs", type=json.loads, default=[], help="JSON list of {src, variant, seed}")
     parser.add_argument("--order", nargs="+", required=True, help="row order: variants then scratch")
     parser.add_argument("--targets", nargs="+", required=True)
     parser.add_argument("--published", action="store_true")
@@ -61,7 +67,7 @@ def main() -> None:
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
 
-    runs = finetune_table(args.evals)
+    runs = finetune_table(with_runs(args.evals, args.eval_runs, "--evals"))
     runs.to_csv(out / "runs.csv", index=False)
     summary = transfer_summary(runs, args.order)
     summary.to_csv(out / "results.csv", index=False)
@@ -80,7 +86,7 @@ def main() -> None:
         ablation = " / ".join(f"{k} {v}" for k, v in PUBLISHED_HMDB51_ABLATION.items())
         parts.append(f"Published HMDB51 ablation (avg of 3 splits): {ablation}.")
     if args.bias:
-        bias = bias_table(args.bias)
+        bias = bias_table(with_runs(args.bias, args.bias_runs, "--bias"))
         bias.to_csv(out / "bias.csv", index=False)
         bias_summary(bias).to_csv(out / "bias_summary.csv", index=False)
         parts += ["## Scene-bias measures on the source (%)", bias_markdown(bias, args.order)]
@@ -94,9 +100,9 @@ def main() -> None:
         plot_bias(bias, args.order, out / "bias_measures.png")
         parts.append("![bias measures](bias_measures.png)")
     if args.b_scene:
-        parts += ["## Dataset scene bias", b_scene_markdown(args.b_scene)]
+        parts += ["## Dataset scene bias", b_scene_markdown(with_runs(args.b_scene, args.b_scene_runs, "--b-scene"))]
     if args.logs:
-        plot_training_curves(args.logs, out / "training_curves.png")
+        plot_training_curves(with_runs(args.logs, args.log_runs, "--logs"), out / "training_curves.png")
         parts.append("![training curves](training_curves.png)")
     parts.append(NOTES.strip())
     (out / "results.md").write_text("\n\n".join(parts) + "\n")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from scenebias.cli import setup_logging, write_hparams
-from scenebias.humans.detectors import pick_device
+from scenebias.device import resolve_device
 from scenebias.scene import (
     kmeans_soft_labels,
     load_places365,
@@ -50,7 +50,7 @@ def main() -> None:
     else:
         model = load_places365(args.weights)
         index = pd.read_csv(args.index, keep_default_na=False)
-        device = pick_device(args.device)
+        device = resolve_device(args.device)
         ids, soft = places365_soft_labels(model, index, args.packs, args.frames_per_video, args.batch_size, device)
         names = read_places365_categories(args.categories) if args.categories else None
         save_labels(args.out, ids, soft, names)

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenebias.bias import b_scene, home_actions, linear_probe, synthetic_measures, worst_group_accuracy
-from scenebias.report import finetune_table, transfer_markdown, transfer_summary
+from scenebias.bias.measures import b_scene, home_actions, linear_probe, synthetic_measures, worst_group_accuracy
+from scenebias.report import finetune_table, transfer_markdown, transfer_summary, with_runs
 
 
 def one_hot(idx, k):
@@ -66,10 +66,11 @@ def test_worst_group_and_synthetic_measures():
 
 
 def write_eval(root, target, init, split, seed, acc):
-    path = root / target / "finetune" / init / f"split{split}" / f"seed{seed}" / "eval.json"
+    """An eval.json in a folder that says nothing of its run, and the run it belongs to."""
+    path = root / f"run{len(list(root.iterdir()))}" / "eval.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"video_top1": acc, "clip_top1": acc, "n_videos": 10}))
-    return path
+    return path, {"tgt": target, "init": init, "split": split, "seed": seed}
 
 
 def test_transfer_summary_mean_std_and_paired_difference(tmp_path):
@@ -97,11 +98,11 @@ def test_transfer_summary_mean_std_and_paired_difference(tmp_path):
     assert "| baseline (published) | 83.5 |" in paper and "| sdn (published) | 84.5 |" in paper
 
 
-def test_finetune_paths_are_checked(tmp_path):
-    bad = tmp_path / "eval.json"
-    bad.write_text("{}")
-    with pytest.raises(ValueError, match="not a fine-tuning eval.json path"):
-        finetune_table([bad])
+def test_files_and_runs_must_align(tmp_path):
+    path, run = write_eval(tmp_path, "fine", "baseline", 1, 0, 0.4)
+    assert with_runs([path], [run], "--evals") == [(path, run)]
+    with pytest.raises(ValueError, match="--evals: 1 files but 2 run descriptions"):
+        with_runs([path], [run, run], "--evals")
 
 
 def test_bias_differences_pair_seeds_and_give_t_intervals():

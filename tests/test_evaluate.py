@@ -6,7 +6,6 @@ import torch
 from PIL import Image
 
 from scenebias.data import (
-    ClipSpec,
     EpochSampler,
     EvalClips,
     TrainClips,
@@ -20,6 +19,7 @@ from scenebias.data import (
 from scenebias.evaluate import accuracy_report, predict
 from scenebias.framepack import write_pack
 from scenebias.models.common import ActionNet
+from scenebias.settings import ClipSpec
 
 
 class BrightnessNet(ActionNet):

@@ -130,3 +130,84 @@ def test_saved_model_round_trip_is_strict(tmp_path):
     torch.save(record, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="fc.extra"):
         load_model(tmp_path / "bad.pt")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The loss of one batch (scenebias.train.batch_losses), on a tiny network and hand-made clips
+
+
+def one_batch(n: int = 4, has_mask=(True, False, True, True), n_scenes: int = 3) -> dict:
+    g = torch.Generator().manual_seed(0)
+    clip = torch.randint(0, 255, (n, 8, 32, 32, 3), generator=g, dtype=torch.uint8)
+    scene = torch.softmax(torch.randn(n, n_scenes, generator=g), 1)
+    return {
+        "clip": clip,
+        "label": torch.tensor([0, 1, 2, 0])[:n],
+        "masked": torch.zeros_like(clip),
+        "has_mask": torch.tensor(has_mask),
+        "scene": scene,
+    }
+
+
+def trainable_of(**overrides) -> tuple[Trainable, TrainSettings]:
+    from scenebias.models import build_model
+
+    s = TrainSettings(**settings(**overrides))
+    torch.manual_seed(0)
+    net = build_model(s.model, 3, **s.model_kwargs)
+    return Trainable(net, 3, s).eval(), s  # eval: batch norm treats every clip alone, so sub-batches compare
+
+
+def test_batch_loss_without_debiasing_is_the_cross_entropy():
+    from scenebias.train import batch_losses
+
+    model, s = trainable_of()
+    batch = one_batch()
+    losses = batch_losses(model, batch, s, "cpu", scene_lambda=1.0)
+    from scenebias.data import normalize
+
+    logits, _ = model.net(normalize(batch["clip"], s.mean, s.std))
+    assert losses.total.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, batch["label"]).item())
+    assert losses.scene.item() == 0 and losses.mask.item() == 0
+    assert losses.logits.shape == (4, 3)
+
+
+def test_batch_loss_adds_weighted_scene_and_mask_terms_on_masked_clips_only():
+    from scenebias.losses import mask_confusion_loss, scene_adversarial_loss
+    from scenebias.train import batch_losses
+
+    model, s = trainable_of(scene_weight=0.3, mask_weight=2.0)
+    batch = one_batch()
+    losses = batch_losses(model, batch, s, "cpu", scene_lambda=0.5)
+    assert losses.total.item() == pytest.approx((losses.ce + 0.3 * losses.scene + 2.0 * losses.mask).item(), rel=1e-6)
+    assert losses.scene.item() > 0 and losses.mask.item() < 0  # the paper form: minus the entropy
+    # The mask term is the entropy loss of the 3 clips that have a human mask (the second has none).
+    from scenebias.data import normalize
+
+    masked_logits, _ = model.net(normalize(batch["masked"][batch["has_mask"]], s.mean, s.std))
+    assert losses.mask.item() == pytest.approx(mask_confusion_loss(masked_logits).item(), rel=1e-5)
+    scene_logits = model.scene_head(model.net(normalize(batch["clip"], s.mean, s.std))[1], 0.5)
+    expected_scene = scene_adversarial_loss(scene_logits, batch["scene"], s.scene_soft)
+    assert losses.scene.item() == pytest.approx(expected_scene.item(), rel=1e-5)
+    # No masked clip in the batch: no mask term at all.
+    none = batch_losses(model, {**batch, "has_mask": torch.zeros(4, dtype=torch.bool)}, s, "cpu", 0.5)
+    assert none.mask.item() == 0
+    assert none.total.item() == pytest.approx((none.ce + 0.3 * none.scene).item(), rel=1e-6)
+
+
+def test_batch_loss_reverses_the_scene_gradient_into_the_backbone():
+    """Minimising the total trains the scene head to predict the scene and the backbone against it: with the
+    action loss switched off (lr-free check), the backbone's gradient flips sign with the reversal strength."""
+    from scenebias.train import batch_losses
+
+    model, s = trainable_of(scene_weight=1.0)
+    batch = one_batch()
+
+    def backbone_grad(lam: float) -> torch.Tensor:
+        model.zero_grad()
+        batch_losses(model, batch, s, "cpu", scene_lambda=lam).scene.backward()
+        return next(p for n, p in model.net.named_parameters() if not n.startswith("fc.")).grad.clone()
+
+    plus, minus = backbone_grad(1.0), backbone_grad(-1.0)
+    assert plus.abs().sum() > 0
+    assert torch.allclose(plus, -minus, atol=1e-7)

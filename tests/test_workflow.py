@@ -202,3 +202,28 @@ def test_p_bias_sweep_target(smoke_run):
     assert (results / "report" / "p_bias_sweep.png").stat().st_size > 1000
     assert "p_bias 0.5" in (results / "report" / "p_bias_sweep.md").read_text()
     assert not (results / "source_pb050" / "pretrain" / "sdn").exists()  # only the listed variants
+
+
+def test_renaming_a_results_folder_is_one_line(tmp_path):
+    """The results layout is defined once (scenebias/paths.py): renaming the fine-tuning and pretraining folders
+    there, and nowhere else, gives a complete smoke run, report included, under the new names."""
+    import os
+    import sys
+
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    checkout = fresh_clone(tmp_path / "scenebias")
+    paths = checkout / "scenebias" / "paths.py"
+    text = paths.read_text()
+    renamed = text.replace('"{tgt}/finetune/{init}', '"{tgt}/tuned/{init}').replace(
+        '"{src}/pretrain/{variant}', '"{src}/source_models/{variant}'
+    )
+    assert renamed.count("tuned") == 1 and renamed.count("source_models") == 1
+    paths.write_text(renamed)
+    snakemake(checkout, "--configfile", SMOKE, env=env)
+    results = checkout / "results"
+    assert not (results / "fine" / "finetune").exists() and not (results / "source" / "pretrain").exists()
+    assert list(results.glob("fine/tuned/*/split1/seed*/eval.json"))
+    assert list(results.glob("source/source_models/*/seed*/model.pt"))
+    runs = pd.read_csv(results / "report" / "runs.csv")
+    assert len(runs) == 3 and set(runs["init"]) == {"baseline", "sdn", "scratch"}
+    assert all("/tuned/" in p for p in runs["path"])

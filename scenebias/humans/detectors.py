@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from scenebias.device import resolve_device
 from scenebias.humans.boxes import empty_boxes
 
 log = logging.getLogger(__name__)
@@ -25,12 +26,7 @@ class BackendUnavailable(RuntimeError):
     """A backend cannot run on this machine; the message says how to install it or what to pick instead."""
 
 
-def pick_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+pick_device = resolve_device  # the detectors' device setting: auto | cpu | cuda
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,15 +1,5 @@
-"""Direct measures of scene bias (docs/design.md §7), beyond the paper's transfer table.
-
-For a pretrained model: scene leakage (a freshly trained linear probe on frozen pooled features predicting the
-pseudo scene label — an adversary beaten during training says nothing about what a new probe can find),
-human-masked and static-clip accuracy, and on the synthetic world the bias-conflicting accuracy, worst-group
-accuracy, the rate at which bias-conflicting predictions equal the shown scene's home action, and the mean
-home-action probability on actor-masked and actor-free clips. Per dataset: B_scene = ln(acc / chance) of a
-linear probe on scene features (Choi et al.), and B_scene / ln(#classes).
-
-Caveat: the mask-confusion loss trains on human-masked clips, so human-masked accuracy is in-distribution for
-the mask variants; bias-conflicting, static-clip and leakage are the independent evidence.
-"""
+"""The bias measures' computations: accuracies, the fresh linear probe, worst-group and home-action measures on
+the synthetic world, and B_scene of a dataset (definitions in scenebias.bias)."""
 
 from __future__ import annotations
 
