@@ -17,6 +17,8 @@ from scenebias.config import (
 )
 from scenebias.manifest import shard_names
 from scenebias.paths import Layout
+from scenebias.humans.stage import BOX_BACKENDS
+from scenebias.scene import LABELLERS
 from scenebias.runs import (
     finetune_inits,
     finetune_runs,
@@ -281,6 +283,9 @@ def dataset_files(ds):
 # Human boxes (rules/humans.smk).
 
 
+BOX_BACKEND = BOX_BACKENDS[config["humans"]["backend"]]
+
+
 def human_box_inputs(wildcards):
     inputs = shard_frames(wildcards)
     backend = config["humans"]["backend"]
@@ -322,21 +327,12 @@ def scene_label_inputs(wildcards):
     return inputs
 
 
-def scene_label_options(wildcards, input):
-    if SCENE["backend"] == "kmeans":
-        return (
-            f"--features {input.features} --model {input.model}"
-            f" --temperature {SCENE['kmeans']['temperature']}"
-        )
-    places = SCENE["places365"]
-    options = (
-        f"--index {input.index} --packs {input.packs} --weights {input.weights}"
-        f" --frames-per-video {SCENE['frames_per_video']}"
-        f" --batch-size {places['batch_size']} --device {places['device']}"
+def scene_label_settings():
+    """What the labeller of the configured backend reads: its config section and the frames per video."""
+    return json.dumps(
+        {**SCENE[SCENE["backend"]], "frames_per_video": SCENE["frames_per_video"]},
+        sort_keys=True,
     )
-    if "categories" in input.keys():
-        options += f" --categories {input.categories}"
-    return options
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ rule human_boxes:
             else "../envs/torch.yaml"
         )
     resources:
-        gpu=gpus_of(config["humans"]["backend"] in ("torchvision", "detectron2")),
+        gpu=gpus_of(BOX_BACKEND.uses_network),
     params:
         script=script("human_boxes"),
         backend=config["humans"]["backend"],
@@ -25,11 +25,11 @@ rule human_boxes:
         settings=json.dumps(
             config["humans"].get(config["humans"]["backend"], {}), sort_keys=True
         ),
-        options=input_flags(weights="--weights", oracle="--oracle-boxes"),
+        files=input_flags(**{name: f"--{name}" for name in BOX_BACKEND.inputs}),
     shell:
         "python {params.script} --index {input.index} --packs {input.packs}"
         " --backend {params.backend} --stride {params.stride} --settings {params.settings:q}"
-        " {params.options} --out {output} > {log} 2>&1"
+        " {params.files} --out {output} > {log} 2>&1"
 
 
 rule merge_human_boxes:

@@ -52,14 +52,17 @@ rule scene_labels:
     conda:
         "../envs/torch.yaml"
     resources:
-        gpu=gpus_of(SCENE["backend"] == "places365"),
+        gpu=gpus_of(LABELLERS[SCENE["backend"]].uses_network),
     params:
         script=script("scene_labels"),
         backend=SCENE["backend"],
-        options=scene_label_options,
+        settings=scene_label_settings(),
+        files=input_flags(
+            **{name: f"--{name}" for name in LABELLERS[SCENE["backend"]].inputs}
+        ),
     shell:
-        "python {params.script} --backend {params.backend} {params.options}"
-        " --out {output} > {log} 2>&1"
+        "python {params.script} --backend {params.backend} --settings {params.settings:q}"
+        " {params.files} --out {output} > {log} 2>&1"
 
 
 rule merge_scene_labels:

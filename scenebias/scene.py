@@ -8,6 +8,8 @@ ones (HMDB51 56.2 vs 54.5, docs/design.md §2).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -232,6 +234,48 @@ def places365_soft_labels(
     if not ids:  # a shard whose videos all failed extraction
         return ids, np.zeros((0, PLACES365_CLASSES), np.float32)
     return ids, np.asarray(soft, np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The labellers: one per scene backend (config scene.backend), one signature
+
+
+@dataclass(frozen=True)
+class Labeller:
+    """A scene backend: `label(files, settings)` -> (video ids, soft labels (N, K), class names or None) for one
+    shard. `files` holds the job's named inputs (see `inputs`); `settings` is the backend's config section plus
+    `frames_per_video`. `uses_network` decides whether the job holds a GPU."""
+
+    label: Callable[[dict[str, Path], dict], tuple[list[str], np.ndarray, list[str] | None]]
+    inputs: tuple[str, ...]
+    uses_network: bool
+
+
+def _kmeans_label(files: dict[str, Path], settings: dict):
+    with np.load(files["features"]) as data:
+        ids, feats = data["video_ids"].tolist(), data["features"]
+    with np.load(files["model"]) as data:
+        model = {k: data[k] for k in data.files}
+    if not ids:  # a shard whose videos all failed extraction
+        return ids, np.zeros((0, len(model["centroids"])), np.float32), None
+    return ids, kmeans_soft_labels(feats, model, settings["temperature"]), None
+
+
+def _places365_label(files: dict[str, Path], settings: dict):
+    from scenebias.device import resolve_device
+
+    model = load_places365(files["weights"])
+    index = pd.read_csv(files["index"], keep_default_na=False)
+    ids, soft = places365_soft_labels(model, index, files["packs"], settings["frames_per_video"],
+                                      settings["batch_size"], resolve_device(settings["device"]))  # fmt: skip
+    names = read_places365_categories(files["categories"]) if files.get("categories") else None
+    return ids, soft, names
+
+
+LABELLERS = {
+    "kmeans": Labeller(_kmeans_label, ("features", "model"), uses_network=False),
+    "places365": Labeller(_places365_label, ("index", "packs", "weights", "categories"), uses_network=True),
+}
 
 
 # ---------------------------------------------------------------------------------------------------------

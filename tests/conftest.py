@@ -93,8 +93,7 @@ def tiny_source(tmp_path_factory, tiny_world):
     from scenebias.datasets.synthetic import dataset_dirs, read_synthetic
     from scenebias.frames import extract_shard, write_index
     from scenebias.humans.boxes import save_boxes
-    from scenebias.humans.motion import MotionSettings
-    from scenebias.humans.stage import shard_boxes
+    from scenebias.humans.stage import BOX_BACKENDS, shard_boxes
     from scenebias.manifest import assign_shards, reconcile_with_disk
     from scenebias.scene import fit_kmeans, kmeans_soft_labels, save_labels, video_features
     from scenebias.synth.world import render_world
@@ -111,7 +110,7 @@ def tiny_source(tmp_path_factory, tiny_world):
     merged = index.copy()
     merged.insert(1, "shard", "0000")
     write_index(merged, root / "frames" / "index.csv")
-    save_boxes(root / "boxes.npz", shard_boxes(index, packs, "motion", 1, motion=MotionSettings()))
+    save_boxes(root / "boxes.npz", shard_boxes(index, packs, BOX_BACKENDS["motion"].build({}, {}), 1))
     ids, feats = video_features(index, packs, root / "boxes.npz", 4, 0.3)
     save_labels(root / "scene.npz", ids, kmeans_soft_labels(feats, fit_kmeans(feats, 8, 0), 1.0))
     assert np.isfinite(feats).all()

@@ -30,7 +30,7 @@ from scenebias.humans.detectors import (
     torchvision_detect,
 )
 from scenebias.humans.motion import MotionSettings, motion_boxes
-from scenebias.humans.stage import oracle_boxes, shard_boxes
+from scenebias.humans.stage import BOX_BACKENDS, oracle_boxes, shard_boxes
 
 
 def boxes(*rows) -> np.ndarray:
@@ -233,7 +233,7 @@ def test_shard_boxes_with_motion_and_stride(tmp_path):
             {"video_id": "bad", "status": "failed", "n_frames": 0, "pack": "", "w": 0, "h": 0},
         ]
     )
-    (video,) = shard_boxes(index, tmp_path / "packs", "motion", stride=3, motion=MotionSettings())
+    (video,) = shard_boxes(index, tmp_path / "packs", BOX_BACKENDS["motion"].build({}, {}), stride=3)
     assert video.video_id == "walk" and video.size == (128, 96) and len(video.frames) == 12
     assert np.flatnonzero(~video.carried).tolist() == [0, 3, 6, 9, 11]
     for t in (0, 3, 6, 9, 11):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,8 @@ from scenebias.humans.boxes import (
     load_boxes,
     processed_frames,
 )
-from scenebias.humans.motion import MotionSettings, motion_boxes
 
 log = logging.getLogger(__name__)
-BACKENDS = ("motion", "torchvision", "detectron2", "oracle")
 
 
 def ok_videos(index: pd.DataFrame) -> pd.DataFrame:
@@ -49,25 +48,72 @@ def oracle_boxes(actor_boxes_csv: Path) -> Callable[[str, int, int, np.ndarray],
     return boxes
 
 
-def shard_boxes(
-    index: pd.DataFrame,
-    packs: Path,
-    backend: str,
-    stride: int,
-    detect: Callable[[np.ndarray], list[np.ndarray]] | None = None,
-    motion: MotionSettings | None = None,
-    oracle: Callable | None = None,
-) -> list[VideoBoxes]:
-    """Boxes for every frame of every extracted video in a shard's frame index."""
+# A box finder answers, for one video: its frame-index row, the processed frame indices, and a function that
+# reads those frames (called only by backends that look at pixels) -> per processed frame an (M, 5) box array.
+BoxFinder = Callable[[object, np.ndarray, Callable[[], np.ndarray]], list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class BoxBackend:
+    """A human-box backend (config humans.backend): `build(settings, files)` -> a BoxFinder, where `settings` is
+    the backend's config section and `files` the job's named file inputs (`inputs`; optional ones may be absent).
+    `uses_network` decides whether the job holds a GPU."""
+
+    build: Callable[[dict, dict[str, Path]], BoxFinder]
+    inputs: tuple[str, ...]
+    uses_network: bool
+
+
+def _motion(settings: dict, files: dict[str, Path]) -> BoxFinder:
+    from scenebias.humans.motion import MotionSettings, motion_boxes  # scipy: imported when used, not when planning
+
+    motion = MotionSettings(**settings)
+    return lambda row, idx, frames: motion_boxes(frames(), motion)
+
+
+def _torchvision(settings: dict, files: dict[str, Path]) -> BoxFinder:
+    from scenebias.humans import detectors
+
+    model = detectors.build_torchvision_detector(
+        settings["model"], files.get("weights"), settings["short_side"], settings["min_score"]
+    )
+    detect = detectors.torchvision_detect(model, settings["device"], settings["half"], settings["batch_size"])
+    return lambda row, idx, frames: detect(frames())
+
+
+def _detectron2(settings: dict, files: dict[str, Path]) -> BoxFinder:
+    from scenebias.humans import detectors
+
+    predictor = detectors.build_detectron2_predictor(
+        settings["config"], files.get("weights"), settings["device"], settings["short_side"], settings["min_score"]
+    )
+    detect = detectors.detectron2_detect(predictor)
+    return lambda row, idx, frames: detect(frames())
+
+
+def _oracle(settings: dict, files: dict[str, Path]) -> BoxFinder:
+    if files.get("oracle") is None:
+        raise ValueError("the oracle backend needs a synthetic dataset's actor_boxes.csv (--oracle)")
+    boxes = oracle_boxes(files["oracle"])
+    return lambda row, idx, frames: boxes(row.video_id, int(row.src_w), int(row.w), idx)
+
+
+BOX_BACKENDS = {
+    "motion": BoxBackend(_motion, (), uses_network=False),
+    "torchvision": BoxBackend(_torchvision, ("weights",), uses_network=True),
+    "detectron2": BoxBackend(_detectron2, ("weights",), uses_network=True),
+    "oracle": BoxBackend(_oracle, ("oracle",), uses_network=False),
+}
+
+
+def shard_boxes(index: pd.DataFrame, packs: Path, find: BoxFinder, stride: int, name: str = "") -> list[VideoBoxes]:
+    """Boxes for every frame of every extracted video in a shard's frame index (processed frames every
+    `stride`, carried to the frames between)."""
     out = []
-    for row in tqdm(list(ok_videos(index).itertuples()), desc=f"boxes ({backend})", unit="video", mininterval=2):
+    for row in tqdm(list(ok_videos(index).itertuples()), desc=f"boxes {name}".strip(), unit="video", mininterval=2):
         n = int(row.n_frames)
         idx = processed_frames(n, stride)
-        if backend == "oracle":
-            found = oracle(row.video_id, int(row.src_w), int(row.w), idx)
-        else:
-            frames = read_frames(packs / row.pack, idx.tolist())
-            found = motion_boxes(frames, motion) if backend == "motion" else detect(frames)
+        found = find(row, idx, lambda row=row, idx=idx: read_frames(packs / row.pack, idx.tolist()))
         per_frame, carried = carry_to_all_frames(n, idx, found)
         out.append(VideoBoxes(row.video_id, per_frame, (int(row.w), int(row.h)), carried))
     return out
