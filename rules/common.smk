@@ -60,6 +60,8 @@ localrules:
     merge_frame_index,
     merge_human_boxes,
     merge_scene_labels,
+    boxes_sheet,
+    scenes_sheet,
     report,
     p_bias_sweep,
 
@@ -425,8 +427,22 @@ def b_scene_files():
     return [f"{RESULTS}/{ds}/bias/b_scene.json" for ds in [SOURCE, *TARGETS]]
 
 
+def sheet_settings(*keys):
+    """The sheets: settings one sheet uses (the other sheet's keys left out, so they do not rerun it)."""
+    return json.dumps({k: config["sheets"][k] for k in keys}, sort_keys=True)
+
+
+def sheet_files():
+    """The contact sheets of every dataset of the run (the p_bias sweep's sources are left out)."""
+    return [
+        f"{RESULTS}/report/{ds}/{sheet}_sheet.png"
+        for ds in DATASETS
+        for sheet in ("boxes", "scenes")
+    ]
+
+
 def all_targets():
-    targets = []
+    targets = sheet_files()
     for ds in DATASETS:
         targets.append(f"{RESULTS}/{ds}/frames/index.csv")
         targets.append(f"{RESULTS}/{ds}/humans/quality.json")

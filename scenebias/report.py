@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -241,6 +242,18 @@ def b_scene_markdown(paths: list[Path]) -> str:
             f"| {name} | {record['probe_acc'] * 100:.1f} | {record['chance'] * 100:.1f} | "
             f"{record['b_scene']:.2f} | {record['b_scene_norm']:.2f} |"
         )
+    return "\n".join(lines)
+
+
+def sheets_markdown(paths: list[Path], out_dir: Path) -> str:
+    """A table of links to the contact sheets (results/report/<ds>/<kind>_sheet.png), relative to results.md."""
+    by_dataset: dict[str, dict[str, str]] = {}
+    for path in map(Path, paths):
+        by_dataset.setdefault(path.parent.name, {})[path.stem.removesuffix("_sheet")] = os.path.relpath(path, out_dir)
+    lines = ["| dataset | human boxes | scene labels |", "|---|---|---|"]
+    for name, links in by_dataset.items():
+        cells = [f"[{kind}]({links[kind]})" if kind in links else "–" for kind in ("boxes", "scenes")]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
