@@ -50,7 +50,8 @@ LINE = 17  # height of a header line and of a row's strip (px)
 MARGIN = 8
 GAP = 4  # between tiles
 GROUP_GAP = 14  # between a frame's pair of tiles and the next pair
-BOX_THICKNESS = 2  # drawn inward from the box's outermost pixels
+BOX_THICKNESS = 2  # coloured rings drawn inward from the box's outermost pixels, then one dark ring (contrast)
+BOX_INNER = (0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,9 @@ def box_rectangle(
 
 
 def draw_boxes(tile: np.ndarray, boxes: np.ndarray, threshold: float, sx: float, sy: float, ox: int, oy: int) -> None:
-    """Boxes and their scores on a tile, in place: kept boxes (score >= threshold) green, weaker ones orange; the
-    score sits above the box (below it, or inside, where there is no room)."""
+    """Boxes and their scores on a tile, in place: kept boxes (score >= threshold) green, weaker ones orange, each
+    lined inside with a dark ring so that it shows on any scene; the score sits above the box (below it, or inside,
+    where there is no room)."""
     shape = tile.shape[:2]
     for box in sorted(boxes.tolist(), key=lambda b: b[4]):  # strongest last, on top
         rect = box_rectangle(box, sx, sy, ox, oy, shape)
@@ -150,10 +152,11 @@ def draw_boxes(tile: np.ndarray, boxes: np.ndarray, threshold: float, sx: float,
             continue
         x0, y0, x1, y1 = rect
         colour = KEPT_BOX if box[4] >= threshold else WEAK_BOX
-        for inset in range(BOX_THICKNESS):
+        for inset in range(BOX_THICKNESS + 1):
             if x1 - x0 < 2 * inset or y1 - y0 < 2 * inset:
                 break
-            cv2.rectangle(tile, (x0 + inset, y0 + inset), (x1 - inset, y1 - inset), colour, 1, cv2.LINE_8)
+            ring = colour if inset < BOX_THICKNESS else BOX_INNER
+            cv2.rectangle(tile, (x0 + inset, y0 + inset), (x1 - inset, y1 - inset), ring, 1, cv2.LINE_8)
         text = f"{box[4]:.2f}"
         (w, h), base = cv2.getTextSize(text, FONT, SCORE_SCALE, 1)
         if y0 - 2 - h - base >= 0:
@@ -161,7 +164,7 @@ def draw_boxes(tile: np.ndarray, boxes: np.ndarray, threshold: float, sx: float,
         elif y1 + 2 + h + base < shape[0]:
             top = y1 + 2
         else:
-            top = y0 + BOX_THICKNESS + 1
+            top = y0 + BOX_THICKNESS + 2
         left = min(max(x0, 0), max(shape[1] - w - 2, 0))
         cv2.rectangle(tile, (left, top), (left + w + 1, top + h + base - 1), (0, 0, 0), -1)
         cv2.putText(tile, text, (left + 1, top + h), FONT, SCORE_SCALE, colour, 1, cv2.LINE_AA)

@@ -16,6 +16,7 @@ from scenebias.humans.boxes import VideoBoxes, frames_with_detection, is_valid_v
 from scenebias.report import sheets_markdown
 from scenebias.scene import save_labels
 from scenebias.sheets import (
+    BOX_INNER,
     KEPT_BOX,
     WEAK_BOX,
     SheetSettings,
@@ -157,7 +158,8 @@ def test_boxes_sheet_grid_boxes_and_masked_copy(box_dataset, tmp_path):
         for py, px in [(middle_y, x0), (middle_y, x1), (y0, middle_x), (y1, middle_x)]:
             assert tuple(tile[py, px]) == KEPT_BOX, (row["video_id"], py, px)
         assert near(tile[middle_y, x0 - 1], BACKGROUND) and near(tile[middle_y, x1 + 1], BACKGROUND)
-        assert near(tile[y1 + 1, middle_x], BACKGROUND) and near(tile[middle_y, x0 + 2], PERSON)
+        assert near(tile[y1 + 1, middle_x], BACKGROUND) and near(tile[middle_y, x0 + 3], PERSON)
+        assert tuple(tile[middle_y, x0 + 1]) == KEPT_BOX and tuple(tile[middle_y, x0 + 2]) == BOX_INNER
         weak_y, weak_x = int(WEAK[1]) * scale + 10, int(WEAK[0]) * scale  # on the weak box's left edge
         assert tuple(tile[weak_y, weak_x]) == WEAK_BOX
         # Beside it, the masked copy: the kept box filled with the frame's mean colour, the weak box left alone.
