@@ -20,7 +20,7 @@ rule boxes_sheet:
     log:
         f"{RESULTS}/logs/sheets/{{ds}}/boxes.log",
     conda:
-        "../envs/report.yaml"
+        "../envs/torch.yaml"
     params:
         script=script("contact_sheet"),
         settings=sheet_settings("videos", "frames", "seed", "tile"),
@@ -49,7 +49,7 @@ rule scenes_sheet:
     log:
         f"{RESULTS}/logs/sheets/{{ds}}/scenes.log",
     conda:
-        "../envs/report.yaml"
+        "../envs/torch.yaml"
     params:
         script=script("contact_sheet"),
         settings=sheet_settings("scenes", "scene_videos", "seed", "tile"),

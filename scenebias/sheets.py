@@ -1,4 +1,4 @@
-"""Contact sheets: a dataset's human boxes and scene labels drawn for a person to check by eye (docs/design.md §5).
+"""Contact sheets: a dataset's human boxes and scene labels drawn for a person to check by eye (docs/design.md §4).
 
 The quality JSONs score boxes and labels only where ground truth exists (the synthetic world). On real footage the
 first question is whether the masks cover the people and whether the scene labels mean anything; two PNGs per
