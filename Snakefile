@@ -22,6 +22,7 @@ include: "rules/humans.smk"
 include: "rules/scene.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/sheets.smk"
 include: "rules/report.smk"
 
 

@@ -77,6 +77,8 @@ localrules:
     merge_frame_index,
     merge_human_boxes,
     merge_scene_labels,
+    boxes_sheet,
+    scenes_sheet,
     report,
     p_bias_sweep,
 
@@ -438,11 +440,31 @@ def b_scene_files():
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Contact sheets (rules/sheets.smk): human boxes and scene labels to check by eye.
+
+SHEETS = ("boxes", "scenes")
+
+
+def sheet_settings(*keys):
+    """The sheets: settings one sheet uses (the other sheet's keys left out, so they do not rerun it)."""
+    return json.dumps({k: config["sheets"][k] for k in keys}, sort_keys=True)
+
+
+def sheet_run_keys():
+    """The contact sheets of every dataset of the run (the p_bias sweep's sources are left out)."""
+    return [{"ds": ds, "sheet": sheet} for ds in config["datasets"] for sheet in SHEETS]
+
+
+def sheet_files():
+    return [f"{P('sheet', **key)}.png" for key in sheet_run_keys()]
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The default target.
 
 
 def all_targets():
-    targets = []
+    targets = sheet_files()
     for ds in config["datasets"]:
         targets += [
             P("frame_index", ds=ds),

@@ -7,6 +7,7 @@ rule report:
         bias=bias_files(),
         b_scene=b_scene_files(),
         logs=pretrain_logs(),
+        sheets=sheet_files(),
     output:
         md=report(
             f"{P('report')}/results.md",
@@ -39,6 +40,7 @@ rule report:
         eval_runs=json.dumps(finetune_run_keys()),
         bias_runs=json.dumps(pretrain_run_keys()),
         b_scene_runs=json.dumps([{"ds": ds} for ds in b_scene_datasets()]),
+        sheet_runs=json.dumps(sheet_run_keys()),
         order=INITS,
         targets=TARGETS,
         published="--published" if config["report"]["published"] else "",
@@ -49,6 +51,7 @@ rule report:
         " --b-scene {input.b_scene} --b-scene-runs {params.b_scene_runs:q}"
         " --logs {input.logs} --log-runs {params.bias_runs:q} --order {params.order}"
         " --targets {params.targets} {params.published}"
+        " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
 

@@ -34,6 +34,7 @@ LAYOUT = {
     "bias": "{src}/bias/{variant}/seed{seed}.json",
     "b_scene": "{ds}/bias/b_scene.json",
     "report": "report",
+    "sheet": "report/{ds}/{sheet}_sheet",  # contact sheets: .png and .json; sheet is boxes or scenes
     # Job logs, Snakemake benchmarks and resumable training checkpoints (outside every job's outputs).
     "logs": "logs",
     "benchmarks": "benchmarks",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +228,18 @@ def b_scene_markdown(files: list[tuple[Path, dict]]) -> str:
             f"| {name} | {record['probe_acc'] * 100:.1f} | {record['chance'] * 100:.1f} | "
             f"{record['b_scene']:.2f} | {record['b_scene_norm']:.2f} |"
         )
+    return "\n".join(lines)
+
+
+def sheets_markdown(files: list[tuple[Path, dict]], out_dir: Path) -> str:
+    """A table of links to the contact sheets, relative to results.md: (PNG, {ds, sheet}) pairs."""
+    by_dataset: dict[str, dict[str, str]] = {}
+    for path, run in files:
+        by_dataset.setdefault(run["ds"], {})[run["sheet"]] = os.path.relpath(path, out_dir)
+    lines = ["| dataset | human boxes | scene labels |", "|---|---|---|"]
+    for name, links in by_dataset.items():
+        cells = [f"[{kind}]({links[kind]})" if kind in links else "–" for kind in ("boxes", "scenes")]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ from scenebias.report import (
     per_split_markdown,
     plot_bias,
     plot_training_curves,
+    sheets_markdown,
     transfer_markdown,
     transfer_summary,
     with_runs,
@@ -60,6 +61,8 @@ def main() -> None:
     parser.add_argument("--order", nargs="+", required=True, help="row order: variants then scratch")
     parser.add_argument("--targets", nargs="+", required=True)
     parser.add_argument("--published", action="store_true")
+    parser.add_argument("--sheets", nargs="*", type=Path, default=[], help="contact sheet PNGs to link")
+    parser.add_argument("--sheet-runs", type=json.loads, default=[], help="JSON list of {ds, sheet}")
     parser.add_argument("--title", default="scenebias results")
     parser.add_argument("--out-dir", type=Path, required=True)
     args = parser.parse_args()
@@ -104,6 +107,13 @@ def main() -> None:
     if args.logs:
         plot_training_curves(with_runs(args.logs, args.log_runs, "--logs"), out / "training_curves.png")
         parts.append("![training curves](training_curves.png)")
+    if args.sheets:
+        parts += [
+            "## Contact sheets",
+            "Sampled videos with their human boxes beside the masked frame, and frames of the most frequent scene "
+            "labels: check the pseudo-annotations by eye.",
+            sheets_markdown(with_runs(args.sheets, args.sheet_runs, "--sheets"), out),
+        ]
     parts.append(NOTES.strip())
     (out / "results.md").write_text("\n\n".join(parts) + "\n")
     print((out / "results.md").read_text())

@@ -44,6 +44,8 @@ def test_shipped_configs_are_valid():
         (lambda c: c.update(sweep={"variants": ["nope"]}), "sweep.variants"),
         (lambda c: c.update(sweep={"p_bias": [0.5, 0.501]}), "sweep.p_bias"),
         (lambda c: c.update(sweep={"p_bias": [1.2]}), "sweep.p_bias.0"),
+        (lambda c: c.update(sheets={"videos": 0}), "sheets.videos"),
+        (lambda c: c.update(sheets={"rows": 4}), "sheets"),
     ],
 )
 def test_bad_config_names_the_key(edit, key):

@@ -20,6 +20,7 @@ DISTRIBUTION = {
     "ffmpeg": "ffmpeg-python",
     "imageio_ffmpeg": "imageio-ffmpeg",
     "detectron2": "detectron2",
+    "cv2": "opencv-python-headless",
 }
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge names that differ from PyPI's
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")

@@ -168,6 +168,7 @@ def test_paper_dry_run_lists_the_whole_dag(paper_checkout, venv_env):
     assert counts["finetune"] == finetunes and counts["evaluate"] == finetunes
     assert counts["extract_frames"] == 4 and counts["human_boxes"] == 4 and counts["scene_labels"] == 4
     assert counts["b_scene"] == 4 and counts["report"] == 1
+    assert counts["boxes_sheet"] == 4 and counts["scenes_sheet"] == 4  # one of each per dataset
     assert "scene_features" not in counts and "fit_scene_kmeans" not in counts  # places365, not k-means
 
 
@@ -230,3 +231,12 @@ def test_tiny_paper_run_through_the_report(paper_checkout, venv_env):
     assert staged["params"]["args"]["init"].endswith("scene_adv/seed0/model.pt")  # the paper's staging
     for name in ("bias_measures.png", "training_curves.png", "results.tex", "bias.csv"):
         assert (out / name).stat().st_size > 0
+    # Contact sheets for each official-layout dataset: boxes from the COCO detector, Places365 class names.
+    categories = (checkout / paper["scene"]["places365"]["categories"]).read_text().split()[::2]
+    for ds in ("minikinetics", "ucf101", "hmdb51", "diving48"):
+        for sheet in ("boxes", "scenes"):
+            record = json.loads((out / ds / f"{sheet}_sheet.json").read_text())
+            assert record["grid"]["rows"] >= 1 and (out / ds / f"{sheet}_sheet.png").stat().st_size > 1000
+            assert f"[{sheet}]({ds}/{sheet}_sheet.png)" in md
+        assert record["labels"] == "Places365 classes" and record["n_labels"] == 365
+        assert all(f"/c/{row['name']}" in categories for row in record["rows"])

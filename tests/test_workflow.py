@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO, fresh_clone, tool
+from scenebias.config import load_schema
 
 pytestmark = pytest.mark.workflow
 
@@ -132,6 +133,50 @@ def test_changing_a_box_setting_reruns_only_boxes_and_dependants(smoke_run):
     assert counts["finetune"] == 1 and counts["evaluate"] == 1
     assert counts["bias_measures"] == 2  # every pretrained model's bias measures read the boxes
     assert counts["report"] == 1
+    assert counts["boxes_sheet"] == 2 and counts["scenes_sheet"] == 2  # the sheets follow boxes and labels
+
+
+def test_changing_a_sheet_setting_reruns_only_that_sheet_and_the_report(smoke_run):
+    checkout, config, _, env = smoke_run
+    counts = job_counts(
+        snakemake(checkout, *overlay(checkout, "sheets.yaml", "sheets", frames=2), "-n", env=env).stdout
+    )
+    assert counts == {"boxes_sheet": 2, "report": 1, "all": 1}
+    counts = job_counts(
+        snakemake(checkout, *overlay(checkout, "scenes.yaml", "sheets", scenes=3), "-n", env=env).stdout
+    )
+    assert counts == {"scenes_sheet": 2, "report": 1, "all": 1}
+
+
+def test_contact_sheets(smoke_run):
+    """Per dataset, the boxes sheet (sampled videos, each frame beside its masked copy) and the scenes sheet (one
+    row per frequent cluster) at the grid their settings ask for, linked from results.md and the HTML report."""
+    import cv2
+
+    checkout, config, _, _ = smoke_run
+    results = checkout / "results"
+    settings = load_schema()["properties"]["sheets"]["properties"]
+    videos, frames, scenes, per_scene = (settings[k]["default"] for k in ("videos", "frames", "scenes", "scene_videos"))
+    md = (results / "report" / "results.md").read_text()
+    for ds in ("source", "fine"):
+        truth = pd.read_csv(results / "world" / ds / "ground_truth.csv").set_index("video_id")
+        boxes = json.loads((results / "report" / ds / "boxes_sheet.json").read_text())
+        image = cv2.imread(str(results / "report" / ds / "boxes_sheet.png"))
+        assert boxes["grid"]["rows"] == min(videos, len(truth)) and boxes["grid"]["cols"] == 2 * frames
+        assert image.shape[0] > boxes["grid"]["rows"] * boxes["grid"]["tile"][0]
+        assert image.shape[1] > boxes["grid"]["cols"] * boxes["grid"]["tile"][1]
+        classes = {row["label_name"] for row in boxes["rows"]}
+        assert len(classes) == min(videos, truth["label_name"].nunique())  # stratified: no class twice before all once
+        scenes_record = json.loads((results / "report" / ds / "scenes_sheet.json").read_text())
+        counts = [row["videos"] for row in scenes_record["rows"]]
+        assert counts == sorted(counts, reverse=True) and len(counts) <= scenes
+        assert scenes_record["grid"]["cols"] == per_scene and sum(counts) <= len(truth)
+        image = cv2.imread(str(results / "report" / ds / "scenes_sheet.png"))
+        assert image.shape[0] > scenes_record["grid"]["rows"] * scenes_record["grid"]["tile"][0]
+        for row in scenes_record["rows"]:  # one scene per cluster row (k-means purity is high on this world)
+            shown = truth.loc[row["shown"], "scene"]
+            assert shown.value_counts().iloc[0] > len(shown) / 2, (ds, row)
+        assert f"[boxes]({ds}/boxes_sheet.png)" in md and f"[scenes]({ds}/scenes_sheet.png)" in md
 
 
 def test_changing_a_finetune_setting_reruns_only_finetune_eval_and_report(smoke_run):
@@ -162,7 +207,8 @@ def test_report_and_html(smoke_run):
     assert (report / "bias_measures.png").stat().st_size > 1000
     assert (report / "results.tex").read_text().startswith("\\begin{tabular}")
     snakemake(checkout, *smoke, "--report", str(checkout / "report.html"), env=env)
-    assert "results.md" in (checkout / "report.html").read_text(errors="replace")
+    html = (checkout / "report.html").read_text(errors="replace")
+    assert "results.md" in html and "boxes_sheet.png" in html and "scenes_sheet.png" in html
 
 
 def test_changing_a_frame_setting_reruns_only_frames_and_dependants(smoke_run):

@@ -15,6 +15,7 @@ Frame indices are those of the frame packs, so boxes line up with every other st
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,14 +80,18 @@ def save_boxes(path: Path, videos: list[VideoBoxes]) -> None:
     tmp.replace(path)
 
 
-def load_boxes(path: Path) -> dict[str, VideoBoxes]:
-    """All videos of a boxes file, by id."""
+def load_boxes(path: Path, video_ids: Collection[str] | None = None) -> dict[str, VideoBoxes]:
+    """The videos of a boxes file by id: all of them, or those of `video_ids` it holds (a few of a large dataset
+    without building per-frame arrays for every video)."""
     with np.load(path) as data:
         ids = data["video_ids"].tolist()
         fo, bo, boxes = data["frame_offsets"], data["box_offsets"], data["boxes"]
         carried, sizes = data["carried"], data["frame_sizes"]
+    wanted = None if video_ids is None else set(video_ids)
     out = {}
     for i, vid in enumerate(ids):
+        if wanted is not None and vid not in wanted:
+            continue
         frames = [boxes[bo[f] : bo[f + 1]] for f in range(fo[i], fo[i + 1])]
         out[vid] = VideoBoxes(vid, frames, tuple(int(s) for s in sizes[i]), carried[fo[i] : fo[i + 1]].copy())
     return out

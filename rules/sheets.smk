@@ -1,0 +1,59 @@
+# Contact sheets per dataset: sampled videos with their human boxes beside the masked frame, and a row of frames
+# per frequent scene label (scenebias/sheets.py). Each reads a handful of frame packs and reruns only when its
+# boxes or labels, or the sheets: settings, change.
+
+
+rule boxes_sheet:
+    input:
+        index=P("frame_index"),
+        packs=per_shard("shard_frames", file="packs"),
+        manifest=P("manifest"),
+        boxes=P("boxes"),
+    output:
+        png=report(
+            f"{P('sheet', sheet='boxes')}.png",
+            category="Contact sheets",
+            subcategory="{ds}",
+            labels={"dataset": "{ds}", "sheet": "human boxes"},
+        ),
+        record=f"{P('sheet', sheet='boxes')}.json",
+    log:
+        f"{LOGS}/sheets/{{ds}}/boxes.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        script=script("contact_sheet"),
+        settings=sheet_settings("videos", "frames", "seed", "tile"),
+        threshold=config["humans"]["score_threshold"],
+        valid_ratio=config["humans"]["valid_ratio"],
+    shell:
+        "python {params.script} boxes --dataset {wildcards.ds} --index {input.index}"
+        " --manifest {input.manifest} --boxes {input.boxes} --settings {params.settings:q}"
+        " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
+        " --out {output.png} --record {output.record} > {log} 2>&1"
+
+
+rule scenes_sheet:
+    input:
+        index=P("frame_index"),
+        packs=per_shard("shard_frames", file="packs"),
+        labels=P("scene_labels"),
+    output:
+        png=report(
+            f"{P('sheet', sheet='scenes')}.png",
+            category="Contact sheets",
+            subcategory="{ds}",
+            labels={"dataset": "{ds}", "sheet": "scene labels"},
+        ),
+        record=f"{P('sheet', sheet='scenes')}.json",
+    log:
+        f"{LOGS}/sheets/{{ds}}/scenes.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        script=script("contact_sheet"),
+        settings=sheet_settings("scenes", "scene_videos", "seed", "tile"),
+    shell:
+        "python {params.script} scenes --dataset {wildcards.ds} --index {input.index}"
+        " --labels {input.labels} --settings {params.settings:q}"
+        " --out {output.png} --record {output.record} > {log} 2>&1"

@@ -1,0 +1,414 @@
+"""Contact sheets: a dataset's human boxes and scene labels drawn for a person to check by eye (docs/design.md §4).
+
+The quality JSONs score boxes and labels only where ground truth exists (the synthetic world). On real footage the
+first question is whether the masks cover the people and whether the scene labels mean anything; two PNGs per
+dataset answer it at a glance:
+
+- **boxes sheet**: one row per sampled video (fixed seed, stratified by class), `frames` evenly spaced frames,
+  each drawn with its boxes and scores and, on its right, the same frame as the mask-confusion loss sees it
+  (`scenebias.humans.boxes.mask_humans`, the training code's fill). The row's strip gives the class, the video's
+  verdict under the paper's rule (valid for the masked branch or not) and the share of its frames with a person.
+- **scenes sheet**: one row per scene label (k-means cluster or Places365 class) among the most frequent top-1
+  labels, with its share of the dataset, showing the middle frame of a few random videos that carry it.
+
+OpenCV (`opencv-python-headless`) resizes frames into tiles and draws boxes and text; the frames come from the
+packs through `scenebias.framepack` like in every other stage. Each PNG has a JSON beside it that lists what it
+shows, row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from scenebias.framepack import read_frames
+from scenebias.humans.boxes import frames_with_detection, is_valid_video, load_boxes, mask_humans
+from scenebias.scene import load_labels, sample_indices
+
+# Colours are RGB (the frames' order); the sheet is converted to OpenCV's BGR only when it is encoded.
+BACKGROUND = (28, 28, 28)
+EMPTY_TILE = (64, 64, 64)  # a tile with no frame (a short video, a small cluster) or a letterbox margin
+TEXT = (235, 235, 235)
+KEPT_BOX = (0, 230, 0)  # score >= threshold: filled in the masked copy
+WEAK_BOX = (255, 150, 0)  # below the threshold: left alone
+VALID = (90, 220, 90)
+INVALID = (255, 90, 90)
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+TEXT_SCALE = 0.45
+SCORE_SCALE = 0.35
+LINE = 17  # height of a header line and of a row's strip (px)
+MARGIN = 8
+GAP = 4  # between tiles
+GROUP_GAP = 14  # between a frame's pair of tiles and the next pair
+BOX_THICKNESS = 2  # coloured rings drawn inward from the box's outermost pixels, then one dark ring (contrast)
+BOX_INNER = (0, 0, 0)
+
+
+@dataclass(frozen=True)
+class SheetSettings:
+    """The `sheets:` config section."""
+
+    videos: int = 8  # rows of the boxes sheet
+    frames: int = 4  # frames per video on the boxes sheet
+    scenes: int = 8  # rows of the scenes sheet: the most frequent scene labels
+    scene_videos: int = 6  # videos shown per scene row
+    seed: int = 0
+    tile: int = 128  # tile height (px)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where the tiles of a sheet go: `rows` x `cols` tiles of `tile` (h, w) below `header_lines` of text, each row
+    under a strip of text; columns come in groups of `group` with a wider gap between groups."""
+
+    rows: int
+    cols: int
+    tile: tuple[int, int]
+    header_lines: int
+    group: int = 1
+    text_width: int = 0  # the widest line of text (header or strip), which may be wider than the tiles
+
+    @property
+    def header(self) -> int:
+        return MARGIN + self.header_lines * LINE
+
+    def origin(self, row: int, col: int) -> tuple[int, int]:
+        """(x, y) of the top-left pixel of a tile."""
+        th, tw = self.tile
+        x = MARGIN + col * (tw + GAP) + (col // self.group) * (GROUP_GAP - GAP)
+        y = self.header + row * (LINE + th + GAP) + LINE
+        return x, y
+
+    def strip(self, row: int) -> tuple[int, int]:
+        """(x, y) of the text baseline of a row's strip."""
+        return MARGIN, self.header + row * (LINE + self.tile[0] + GAP) + LINE - 5
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the sheet."""
+        th, tw = self.tile
+        groups = math.ceil(self.cols / self.group)
+        width = 2 * MARGIN + self.cols * tw + (self.cols - groups) * GAP + max(groups - 1, 0) * GROUP_GAP
+        height = self.header + self.rows * (LINE + th + GAP) - (GAP if self.rows else 0) + MARGIN
+        return height, max(width, 2 * MARGIN + self.text_width)
+
+
+def tile_size(frame_sizes: Sequence[tuple[int, int]], height: int) -> tuple[int, int]:
+    """(h, w) of a sheet's tiles: `height` tall, as wide as the widest frame (w, h) shown, at most twice as wide."""
+    aspect = max((w / h for w, h in frame_sizes), default=1.0)
+    return height, int(round(height * min(max(aspect, 0.5), 2.0)))
+
+
+def fit_tile(frame: np.ndarray, tile: tuple[int, int]) -> tuple[np.ndarray, float, float, int, int]:
+    """A frame scaled to fit a tile (h, w), centred on EMPTY_TILE: (tile image, x scale, y scale, x offset,
+    y offset). Upscaling is nearest-neighbour (the pixels the network sees, not a smoothed guess), downscaling
+    area-averaged."""
+    th, tw = tile
+    h, w = frame.shape[:2]
+    scale = min(th / h, tw / w)
+    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    interpolation = cv2.INTER_NEAREST if scale >= 1 else cv2.INTER_AREA
+    resized = cv2.resize(np.ascontiguousarray(frame), (nw, nh), interpolation=interpolation)
+    out = np.full((th, tw, 3), EMPTY_TILE, np.uint8)
+    ox, oy = (tw - nw) // 2, (th - nh) // 2
+    out[oy : oy + nh, ox : ox + nw] = resized
+    return out, nw / w, nh / h, ox, oy
+
+
+def box_rectangle(
+    box: Sequence[float], sx: float, sy: float, ox: int, oy: int, tile: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """Tile pixels (x0, y0, x1, y1), inclusive, of the outermost pixels a box covers: a box is (x1, y1, x2, y2) in
+    frame pixels with x2, y2 exclusive, so frame column x maps to tile columns [x * sx, (x + 1) * sx)."""
+    th, tw = tile
+    x0 = ox + int(math.floor(box[0] * sx))
+    y0 = oy + int(math.floor(box[1] * sy))
+    x1 = ox + int(math.ceil(box[2] * sx)) - 1
+    y1 = oy + int(math.ceil(box[3] * sy)) - 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, tw - 1), min(y1, th - 1)
+    if x1 < x0 or y1 < y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def draw_boxes(tile: np.ndarray, boxes: np.ndarray, threshold: float, sx: float, sy: float, ox: int, oy: int) -> None:
+    """Boxes and their scores on a tile, in place: kept boxes (score >= threshold) green, weaker ones orange, each
+    lined inside with a dark ring so that it shows on any scene; the score sits above the box (below it, or inside,
+    where there is no room)."""
+    shape = tile.shape[:2]
+    for box in sorted(boxes.tolist(), key=lambda b: b[4]):  # strongest last, on top
+        rect = box_rectangle(box, sx, sy, ox, oy, shape)
+        if rect is None:
+            continue
+        x0, y0, x1, y1 = rect
+        colour = KEPT_BOX if box[4] >= threshold else WEAK_BOX
+        for inset in range(BOX_THICKNESS + 1):
+            if x1 - x0 < 2 * inset or y1 - y0 < 2 * inset:
+                break
+            ring = colour if inset < BOX_THICKNESS else BOX_INNER
+            cv2.rectangle(tile, (x0 + inset, y0 + inset), (x1 - inset, y1 - inset), ring, 1, cv2.LINE_8)
+        text = f"{box[4]:.2f}"
+        (w, h), base = cv2.getTextSize(text, FONT, SCORE_SCALE, 1)
+        if y0 - 2 - h - base >= 0:
+            top = y0 - 2 - h - base  # above the box, leaving the row just outside it free
+        elif y1 + 2 + h + base < shape[0]:
+            top = y1 + 2
+        else:
+            top = y0 + BOX_THICKNESS + 2
+        left = min(max(x0, 0), max(shape[1] - w - 2, 0))
+        cv2.rectangle(tile, (left, top), (left + w + 1, top + h + base - 1), (0, 0, 0), -1)
+        cv2.putText(tile, text, (left + 1, top + h), FONT, SCORE_SCALE, colour, 1, cv2.LINE_AA)
+
+
+Segments = Sequence[tuple[str, tuple[int, int, int]]]
+
+
+def text_width(lines: Sequence[Segments]) -> int:
+    """Width (px) of the widest line, each line a sequence of (text, colour) pieces."""
+    return max((sum(cv2.getTextSize(t, FONT, TEXT_SCALE, 1)[0][0] for t, _ in line) for line in lines), default=0)
+
+
+def put_segments(sheet: np.ndarray, origin: tuple[int, int], segments: Segments) -> None:
+    """Text pieces of different colours on one line, from a baseline origin (x, y)."""
+    x, y = origin
+    for text, colour in segments:
+        cv2.putText(sheet, text, (x, y), FONT, TEXT_SCALE, colour, 1, cv2.LINE_AA)
+        x += cv2.getTextSize(text, FONT, TEXT_SCALE, 1)[0][0]
+
+
+def blank_sheet(grid: Grid, header: Sequence[str]) -> np.ndarray:
+    sheet = np.full((*grid.size, 3), BACKGROUND, np.uint8)
+    for i, line in enumerate(header):
+        put_segments(sheet, (MARGIN, MARGIN + (i + 1) * LINE - 5), [(line, TEXT)])
+    return sheet
+
+
+def empty_tile(grid: Grid) -> np.ndarray:
+    return np.full((*grid.tile, 3), EMPTY_TILE, np.uint8)
+
+
+def paste(sheet: np.ndarray, grid: Grid, row: int, col: int, tile: np.ndarray) -> None:
+    x, y = grid.origin(row, col)
+    sheet[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+
+
+def ok_frames(index_csv: Path) -> pd.DataFrame:
+    """The extracted videos of a dataset's merged frame index, by video id, with the path of each one's pack."""
+    index = pd.read_csv(index_csv, keep_default_na=False, dtype={"shard": str})
+    index = index[index["status"] == "ok"].copy()
+    index["pack_path"] = [
+        index_csv.parent / s / "packs" / p for s, p in zip(index["shard"], index["pack"], strict=True)
+    ]
+    return index.set_index("video_id", drop=False).sort_index()
+
+
+def stratified_sample(classes: Sequence[str], n: int, seed: int) -> list[int]:
+    """Positions of up to n items, spread over classes: the classes in a seeded random order take turns, each
+    giving its next item in a seeded random order, so every class shows once before any shows twice."""
+    rng = np.random.default_rng(seed)
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(classes):
+        groups.setdefault(c, []).append(i)
+    names = sorted(groups)
+    queues = [
+        [groups[names[k]][j] for j in rng.permutation(len(groups[names[k]]))] for k in rng.permutation(len(names))
+    ]
+    chosen: list[int] = []
+    while len(chosen) < n and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < n:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def person_shares(boxes_npz: Path, threshold: float) -> pd.Series:
+    """Per video of a boxes file: the share of its frames with a box of score >= threshold (what the paper's
+    validity rule counts, `frames_with_detection`), from the flat arrays, without per-frame lists."""
+    with np.load(boxes_npz) as data:
+        ids = data["video_ids"].tolist()
+        fo, bo, scores = data["frame_offsets"], data["box_offsets"], data["boxes"][:, 4]
+    kept = np.concatenate([[0], np.cumsum(scores >= threshold)])
+    has_person = (kept[bo[1:]] - kept[bo[:-1]]) > 0
+    per_video = np.concatenate([[0], np.cumsum(has_person)])
+    frames = np.diff(fo)
+    share = np.divide(  # NaN for a video without frames: never valid, like is_valid_video
+        per_video[fo[1:]] - per_video[fo[:-1]], frames, out=np.full(len(ids), np.nan), where=frames > 0
+    )
+    return pd.Series(share, index=ids, dtype=float)
+
+
+def boxes_sheet(
+    dataset: str,
+    index_csv: Path,
+    manifest_csv: Path,
+    boxes_npz: Path,
+    settings: SheetSettings,
+    threshold: float,
+    valid_ratio: float,
+) -> tuple[np.ndarray, dict]:
+    """The boxes sheet of a dataset and the record of what it shows."""
+    index = ok_frames(index_csv)
+    manifest = pd.read_csv(manifest_csv, keep_default_na=False, usecols=["video_id", "label_name"], dtype=str)
+    classes = manifest.set_index("video_id")["label_name"]
+    shares = person_shares(boxes_npz, threshold)
+    pool = sorted(set(index.index) & set(shares.index) & set(classes.index))
+    chosen = [pool[i] for i in stratified_sample([classes[v] for v in pool], settings.videos, settings.seed)]
+    chosen.sort(key=lambda v: (classes[v], v))
+    videos = load_boxes(boxes_npz, chosen)
+    n_valid = int((shares[pool] >= valid_ratio).sum()) if pool else 0
+    header = [
+        f"{dataset}: human boxes, {len(chosen)} of {len(pool)} videos (stratified by class, seed {settings.seed})",
+        f"each frame with its boxes and scores (green: score >= {threshold:g}, orange: below), then as the "
+        f"mask-confusion loss sees it (green boxes filled with the frame mean)",
+        f"valid for the masked branch (a green box in >= {valid_ratio:.0%} of frames): {n_valid} of {len(pool)} videos",
+    ]
+    rows, strips = [], []
+    for vid in chosen:
+        boxes = videos[vid].frames
+        row = {
+            "video_id": vid,
+            "label_name": str(classes[vid]),
+            "frames": sample_indices(int(index.loc[vid, "n_frames"]), settings.frames),
+            "valid": is_valid_video(boxes, threshold, valid_ratio),
+            "person_share": float(frames_with_detection(boxes, threshold).mean()) if boxes else 0.0,
+        }
+        rows.append(row)
+        strips.append(
+            [
+                (f"{vid[:48]}  {row['label_name']}  ", TEXT),
+                ("valid" if row["valid"] else "invalid", VALID if row["valid"] else INVALID),
+                (
+                    f"  person in {row['person_share']:.0%} of frames  (frames {', '.join(map(str, row['frames']))})",
+                    TEXT,
+                ),
+            ]
+        )
+    grid = Grid(
+        rows=len(chosen),
+        cols=2 * settings.frames,
+        tile=tile_size([(index.loc[v, "w"], index.loc[v, "h"]) for v in chosen], settings.tile),
+        header_lines=len(header),
+        group=2,
+        text_width=text_width([[(line, TEXT)] for line in header] + strips),
+    )
+    sheet = blank_sheet(grid, header)
+    for r, row in enumerate(rows):
+        per_frame = [videos[row["video_id"]].frames[i] for i in row["frames"]]
+        frames = read_frames(index.loc[row["video_id"], "pack_path"], row["frames"])
+        masked = mask_humans(frames, per_frame, threshold)  # the training code's fill, not a copy of it
+        for c, (frame, boxes, filled) in enumerate(zip(frames, per_frame, masked, strict=True)):
+            tile, sx, sy, ox, oy = fit_tile(frame, grid.tile)
+            draw_boxes(tile, boxes, threshold, sx, sy, ox, oy)
+            paste(sheet, grid, r, 2 * c, tile)
+            paste(sheet, grid, r, 2 * c + 1, fit_tile(filled, grid.tile)[0])
+        for c in range(2 * len(frames), grid.cols):
+            paste(sheet, grid, r, c, empty_tile(grid))
+        put_segments(sheet, grid.strip(r), strips[r])
+    record = {
+        "dataset": dataset,
+        "sheet": "boxes",
+        "grid": {"rows": grid.rows, "cols": grid.cols, "tile": list(grid.tile), "group": grid.group},
+        "settings": asdict(settings),
+        "score_threshold": threshold,
+        "valid_ratio": valid_ratio,
+        "videos_total": len(pool),
+        "videos_valid": n_valid,
+        "rows": rows,
+    }
+    return sheet, record
+
+
+def scene_name(name: str) -> str:
+    """A label's display name: Places365 categories lose their index letter ('/a/airfield' -> 'airfield')."""
+    return re.sub(r"^/[a-z]/", "", name)
+
+
+def scenes_sheet(dataset: str, index_csv: Path, labels_npz: Path, settings: SheetSettings) -> tuple[np.ndarray, dict]:
+    """The scenes sheet of a dataset and the record of what it shows."""
+    index = ok_frames(index_csv)
+    labels = load_labels(labels_npz)
+    n_labels = int(labels["soft"].shape[1])
+    names = labels.get("class_names")
+    kind = "Places365 classes" if names is not None else "scene clusters"
+    table = pd.DataFrame(
+        {"video_id": labels["video_ids"], "top1": labels["top1"], "prob": labels["soft"].max(1, initial=0.0)}
+    )
+    table = table[table["video_id"].isin(index.index)].sort_values("video_id")
+    counts = table["top1"].value_counts()
+    order = sorted(counts.index, key=lambda k: (-counts[k], k))[: settings.scenes]
+    rng = np.random.default_rng(settings.seed)
+    rows, strips = [], []
+    for k in order:
+        members = table[table["top1"] == k]
+        pick = rng.permutation(len(members))[: settings.scene_videos]
+        row = {
+            "label": int(k),
+            "name": scene_name(str(names[k])) if names is not None else f"cluster {k}",
+            "videos": len(members),
+            "share": len(members) / len(table),
+            "mean_prob": float(members["prob"].mean()),
+            "shown": sorted(members["video_id"].iloc[pick]),
+        }
+        rows.append(row)
+        strips.append(
+            [
+                (row["name"], TEXT),
+                (f"  {row['videos']} videos ({row['share']:.1%} of the dataset), "
+                 f"mean top-1 prob {row['mean_prob']:.2f}", TEXT),
+            ]
+        )  # fmt: skip
+    header = [
+        f"{dataset}: scene labels, the {len(order)} most frequent of {n_labels} {kind} (top-1 of the soft label) "
+        f"over {len(table)} videos",
+        f"each row: up to {settings.scene_videos} random videos with that label (seed {settings.seed}), middle frame",
+    ]
+    grid = Grid(
+        rows=len(order),
+        cols=settings.scene_videos,
+        tile=tile_size([(index.loc[v, "w"], index.loc[v, "h"]) for r in rows for v in r["shown"]], settings.tile),
+        header_lines=len(header),
+        text_width=text_width([[(line, TEXT)] for line in header] + strips),
+    )
+    sheet = blank_sheet(grid, header)
+    for r, row in enumerate(rows):
+        for c in range(grid.cols):
+            if c < len(row["shown"]):
+                entry = index.loc[row["shown"][c]]
+                frame = read_frames(entry["pack_path"], [int(entry["n_frames"]) // 2])[0]
+                paste(sheet, grid, r, c, fit_tile(frame, grid.tile)[0])
+            else:
+                paste(sheet, grid, r, c, empty_tile(grid))
+        put_segments(sheet, grid.strip(r), strips[r])
+    record = {
+        "dataset": dataset,
+        "sheet": "scenes",
+        "grid": {"rows": grid.rows, "cols": grid.cols, "tile": list(grid.tile), "group": grid.group},
+        "settings": asdict(settings),
+        "labels": kind,
+        "n_labels": n_labels,
+        "videos_total": len(table),
+        "rows": rows,
+    }
+    return sheet, record
+
+
+def write_sheet(sheet: np.ndarray, record: dict, png: Path, record_json: Path) -> None:
+    """The sheet as PNG (through a temporary name: a killed job leaves no half-written image) and its record."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode {png}")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    tmp = png.with_name(f".{png.name}.tmp{os.getpid()}")
+    tmp.write_bytes(encoded.tobytes())
+    os.replace(tmp, png)
+    record_json.write_text(json.dumps(record, indent=1) + "\n")
