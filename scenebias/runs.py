@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from scenebias.settings import TrainSettings
+from scenebias.settings import TrainSettings, amp_mode
 from scenebias.synth.naming import sweep_dataset_name
 
 RUN_KEYS = ("seeds", "init_from", "splits")  # keys of a variant / target entry that are not training settings
@@ -39,8 +39,11 @@ def base_settings(config: dict) -> dict:
         "persistent_workers": loader["persistent_workers"],
         "cache_frames": loader["cache_frames"],
         "device": compute["device"],
-        "amp": compute["amp"],
+        "amp": amp_mode(compute["amp"]),
         "channels_last": compute["channels_last"],
+        "cudnn_benchmark": compute["cudnn_benchmark"],
+        "global_batch": compute["global_batch"],
+        "tensorboard": compute["tensorboard"],
         "threads": compute["threads"],
         "mask_threshold": config["humans"]["score_threshold"],
         "valid_ratio": config["humans"]["valid_ratio"],

@@ -15,6 +15,21 @@ PAPER_SCALES = (1.0, 0.84089641525, 0.7071067811865476, 0.5946035575, 0.5)
 ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
 
 
+AMP_MODES = ("off", "bf16", "fp16")
+
+
+def amp_mode(value: bool | str | None) -> str:
+    """compute.amp as one of AMP_MODES. YAML reads an unquoted `off` as false; `true` is the older spelling of
+    bf16 (the only mode there was)."""
+    if value is None or value is False:
+        return "off"
+    if value is True:
+        return "bf16"
+    if value not in AMP_MODES:
+        raise ValueError(f"compute.amp: {value!r} is not one of {', '.join(AMP_MODES)}")
+    return value
+
+
 @dataclass(frozen=True)
 class ClipSpec:
     """The clips a model sees: frames per clip, square crop side, corner-crop scales and horizontal flips."""
@@ -66,11 +81,20 @@ class TrainSettings:
     pin_memory: bool = False
     persistent_workers: bool = False
     cache_frames: bool = False  # keep decoded videos in memory across epochs (small datasets)
-    amp: bool = False  # bf16 autocast on CUDA
+    val_every: int = 1  # validate every N epochs (and after the last); plateau schedules step on validations
+    val_clips: int = 0  # validate on a fixed subset of this many clips (0 = every clip of every video)
+    init_checkpoint: str | None = None  # a 3D-ResNets-PyTorch checkpoint for runs with no other init
+    amp: str = "off"  # off | bf16 | fp16 (fp16 with a gradient scaler); autocast on CUDA only
     channels_last: bool = False  # channels_last_3d on CUDA
+    cudnn_benchmark: bool = True  # cuDNN picks the fastest convolution algorithms (CUDA)
+    global_batch: bool = True  # batch_size is the whole job's batch, split across DDP ranks (else per rank)
+    tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
     device: str = "auto"
     seed: int = 0
     threads: int = 1  # torch CPU threads per process
+
+    def __post_init__(self) -> None:
+        self.amp = amp_mode(self.amp)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainSettings:
@@ -78,6 +102,17 @@ class TrainSettings:
         if unknown:
             raise ValueError(f"unknown training settings: {sorted(unknown)}")
         return cls(**values)
+
+    def rank_batch(self, world_size: int) -> int:
+        """The batch each DDP rank takes: batch_size / world_size with global_batch, else batch_size."""
+        if not self.global_batch or world_size == 1:
+            return self.batch_size
+        if self.batch_size % world_size:
+            raise ValueError(
+                f"batch_size {self.batch_size} does not split evenly across {world_size} processes "
+                "(compute.global_batch: true); choose a multiple of compute.gpus, or set compute.global_batch: false"
+            )
+        return self.batch_size // world_size
 
     def clip_spec(self) -> ClipSpec:
         return ClipSpec(frames=self.clip_frames, crop=self.crop, scales=tuple(self.scales), flip=self.flip)

@@ -12,17 +12,27 @@ Resumable: a checkpoint with everything needed to continue (weights, optimiser, 
 written after every epoch into a folder outside the job's declared outputs; a rerun with the same settings
 continues from it and ends with the same metrics as an uninterrupted run (augmentation randomness is a function
 of seed, epoch and index only — see scenebias.data). Several GPUs (or CPU processes) through torchrun.
+
+At the paper's scale (docs/benchmarks.md, README "Compute"): validation runs through DataLoader workers, sharded
+across DDP ranks, every `val_every` epochs, optionally on a fixed subset of clips; its loss and accuracy are
+summed over ranks, so every rank steps a plateau schedule on the same number and learning rates and weights stay
+identical. `batch_size` is the job's batch, split across ranks (`global_batch`), so the learning rate does not
+change with the number of GPUs. Mixed precision: bf16, or fp16 with a gradient scaler. log.csv grows by one row
+per epoch while the job runs; the job log gets one line per epoch with an ETA (and progress lines every minute
+when stderr is not a terminal, instead of a progress bar).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import logging
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,7 +62,7 @@ from scenebias.losses import (
     scene_adversarial_loss,
 )
 from scenebias.models import build_model
-from scenebias.models.common import ActionNet, load_state_dict_strict, save_checkpoint
+from scenebias.models.common import ActionNet, load_hara_checkpoint, load_state_dict_strict, save_checkpoint
 from scenebias.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -185,6 +195,7 @@ def setup_process(settings: TrainSettings) -> tuple[Dist, str]:
         device = f"cuda:{ctx.local_rank}"
     if device.startswith("cuda"):
         torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = settings.cudnn_benchmark
     seed_everything(settings.seed)
     return ctx, device
 
@@ -195,6 +206,22 @@ def all_sum(values: list[float], ctx: Dist, device: str) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def rank_states(trainable: Trainable, optim: Optimisation, ctx: Dist) -> list[dict]:
+    """Every rank's learning rate and a hash of its parameters, gathered on all ranks: DDP must keep them
+    identical (the gradients are averaged; the schedules step on all-reduced metrics)."""
+    digest = hashlib.sha256()
+    for param in trainable.parameters():
+        digest.update(param.detach().float().cpu().numpy().tobytes())
+    mine = {"rank": ctx.rank, "lr": optim.optimizer.param_groups[0]["lr"], "weights_sha256": digest.hexdigest()[:16]}
+    if ctx.world_size == 1:
+        return [mine]
+    gathered: list = [None] * ctx.world_size
+    dist.all_gather_object(gathered, mine)
+    if len({(r["lr"], r["weights_sha256"]) for r in gathered}) > 1:
+        log.error("DDP ranks disagree at the end of training: %s", gathered)
+    return gathered
 
 
 def seed_everything(seed: int) -> None:
@@ -214,6 +241,11 @@ def build_trainable(
     trainable = Trainable(net, data.n_scenes, settings)
     if init is not None:
         init_from(trainable, init, new_classifier)
+    elif settings.init_checkpoint:
+        # The file's label set is not this run's (e.g. Kinetics-400 weights for Mini-Kinetics-200): the
+        # classifier starts fresh, everything else must match strictly.
+        info = load_hara_checkpoint(net, settings.init_checkpoint, drop_fc=True)
+        log.info("initialised from %s (%s)", settings.init_checkpoint, {k: info[k] for k in sorted(info)[:4]})
     trainable.to(device)
     if settings.channels_last and device.startswith("cuda"):
         trainable.to(memory_format=torch.channels_last_3d)
@@ -263,17 +295,40 @@ class Optimisation:
     scheduler: object | None
     when: str | None
     warmup: torch.optim.Optimizer | None
+    scaler: torch.amp.GradScaler  # enabled with amp fp16 only; a no-op otherwise
 
     def for_epoch(self, epoch: int, settings: TrainSettings) -> torch.optim.Optimizer:
         return self.warmup if epoch < settings.warmup_epochs else self.optimizer
 
 
-def build_optimisation(model: nn.Module, trainable: Trainable, settings: TrainSettings, steps_per_epoch: int):
+def build_optimisation(model: nn.Module, trainable: Trainable, settings: TrainSettings, steps_per_epoch: int,
+                       device: str) -> Optimisation:  # fmt: skip
     optimizer = make_optimizer(model.parameters(), settings, settings.lr)
     scheduled_steps = steps_per_epoch * (settings.epochs - settings.warmup_epochs)
     scheduler, when = make_scheduler(optimizer, settings, scheduled_steps)
     warmup = make_optimizer(trainable.new_layers(), settings, settings.warmup_lr) if settings.warmup_epochs else None
-    return Optimisation(optimizer, scheduler, when, warmup)
+    return Optimisation(optimizer, scheduler, when, warmup, make_scaler(settings, device))
+
+
+def make_scaler(settings: TrainSettings, device: str) -> torch.amp.GradScaler:
+    """The fp16 gradient scaler. It runs whenever amp is fp16, on CPU too (where autocast stays off and the
+    gradients are fp32: scaling by a power of two is then exact, which is how the CPU tests check its path)."""
+    return torch.amp.GradScaler(device.split(":")[0], enabled=settings.amp == "fp16")
+
+
+def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> bool:
+    """Backward and step through the scaler: the loss is multiplied by the scale before backward, the gradients
+    divided by it before the step, and the step skipped (the scale halved) when a gradient is inf or nan.
+    Returns whether the step was taken."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if not scaler.is_enabled():
+        opt.step()
+        return True
+    before = scaler.get_scale()
+    scaler.step(opt)
+    scaler.update()
+    return scaler.get_scale() >= before
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -290,23 +345,24 @@ class RunData:
 
 @dataclass
 class Loaders:
-    """The training loader, the separate masked-clip loader (official code's mask_batch 'separate') and the
-    validation clips; each sampler is told the epoch, which fixes the augmentation (scenebias.data)."""
+    """The training loader, the separate masked-clip loader (official code's mask_batch 'separate') and this
+    rank's share of the validation clips; each sampler is told the epoch, which fixes the augmentation
+    (scenebias.data)."""
 
     train: DataLoader
     samplers: list[EpochSampler]
     masked: DataLoader | None
-    val_set: EvalClips | None
+    val: DataLoader | None
 
     def set_epoch(self, epoch: int) -> None:
         for sampler in self.samplers:
             sampler.set_epoch(epoch)
 
 
-def _loader(dataset, sampler, settings: TrainSettings, device: str) -> DataLoader:
+def _loader(dataset, sampler, settings: TrainSettings, device: str, world_size: int) -> DataLoader:
     return DataLoader(
         dataset,
-        batch_size=settings.batch_size,
+        batch_size=settings.rank_batch(world_size),
         sampler=sampler,
         num_workers=settings.workers,
         pin_memory=settings.pin_memory and device.startswith("cuda"),
@@ -321,7 +377,25 @@ def _clips_loader(videos: list[Video], seed: int, with_mask: bool, settings: Tra
     dataset = TrainClips(videos, settings.clip_spec(), seed, with_mask, data.n_scenes, settings.mask_threshold,
                          settings.cache_frames)  # fmt: skip
     sampler = EpochSampler(len(dataset), seed, True, ctx.rank, ctx.world_size)
-    return _loader(dataset, sampler, settings, device), sampler
+    return _loader(dataset, sampler, settings, device, ctx.world_size), sampler
+
+
+def val_indices(n: int, clips: int) -> list[int]:
+    """The validation clips used: all n, or a fixed subset of `clips` of them, the same for every run and epoch
+    (drawn with a constant seed, so runs on one dataset validate on the same clips)."""
+    if not clips or clips >= n:
+        return list(range(n))
+    return sorted(np.random.default_rng(20191208).choice(n, size=clips, replace=False).tolist())
+
+
+def _val_loader(settings: TrainSettings, data: RunData, ctx: Dist, device: str) -> DataLoader | None:
+    """This rank's share of the validation clips (every world_size-th, no padding: the sums over ranks count
+    each clip once), through workers like the training loader."""
+    if not data.val:
+        return None
+    dataset = EvalClips(data.val, settings.clip_spec(), cache=settings.cache_frames)
+    share = val_indices(len(dataset), settings.val_clips)[ctx.rank :: ctx.world_size]
+    return _loader(dataset, share, settings, device, ctx.world_size)
 
 
 def build_loaders(settings: TrainSettings, data: RunData, ctx: Dist, device: str) -> Loaders:
@@ -334,8 +408,7 @@ def build_loaders(settings: TrainSettings, data: RunData, ctx: Dist, device: str
             raise ValueError("mask_batch 'separate' needs videos valid for masking; none passed the rule")
         masked, mask_sampler = _clips_loader(valid, settings.seed + 1, True, settings, data, ctx, device)
         samplers.append(mask_sampler)
-    val_set = EvalClips(data.val, settings.clip_spec(), cache=settings.cache_frames) if data.val else None
-    return Loaders(train_loader, samplers, masked, val_set)
+    return Loaders(train_loader, samplers, masked, _val_loader(settings, data, ctx, device))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -389,18 +462,19 @@ def batch_losses(
     return BatchLosses(total, ce, scene, mask, out["logits"])
 
 
-def separate_mask_step(model, mask_iter, settings: TrainSettings, device: str, opt) -> torch.Tensor:
+def separate_mask_step(model, mask_iter, settings: TrainSettings, device: str, opt, scaler) -> torch.Tensor:
     """The official code's way: a second optimiser step on a separate batch of human-masked clips."""
     try:
         batch = next(mask_iter)
     except StopIteration:
         return torch.zeros(())
-    masked = normalize(batch["masked"].to(device), settings.mean, settings.std)
-    out = model(masked, 0, 0.0, settings.mask_lambda)
-    loss = mask_confusion_loss(out.get("mask_head_logits", out["masked_logits"]).float())
-    opt.zero_grad(set_to_none=True)
-    (settings.mask_weight * loss).backward()
-    opt.step()
+    masked = normalize(batch["masked"].to(device, non_blocking=True), settings.mean, settings.std)
+    if settings.channels_last and device.startswith("cuda"):
+        masked = masked.contiguous(memory_format=torch.channels_last_3d)
+    with autocast_context(settings, device):
+        out = model(masked, 0, 0.0, settings.mask_lambda)
+        loss = mask_confusion_loss(out.get("mask_head_logits", out["masked_logits"]).float())
+    optimizer_step(settings.mask_weight * loss, opt, scaler)
     return loss.detach()
 
 
@@ -409,10 +483,43 @@ def separate_mask_step(model, mask_iter, settings: TrainSettings, device: str, o
 
 
 def autocast_context(settings: TrainSettings, device: str):
-    """bf16 autocast on CUDA when settings.amp, else a no-op context."""
-    if settings.amp and device.startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 or fp16 autocast on CUDA (settings.amp), else a no-op context."""
+    if settings.amp != "off" and device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16 if settings.amp == "bf16" else torch.float16)
     return contextlib.nullcontext()
+
+
+PROGRESS_SECONDS = 60.0  # how often a job log without a terminal gets a progress line within an epoch
+
+
+class Progress:
+    """Progress within an epoch: a tqdm bar on a terminal; in a job log (not a terminal: no carriage returns),
+    a line every PROGRESS_SECONDS with the step, the clip rate and the epoch's ETA."""
+
+    def __init__(self, loader, desc: str, enabled: bool):
+        self.loader, self.desc, self.enabled = loader, desc, enabled
+        self.tty = enabled and sys.stderr.isatty()
+
+    def __iter__(self):
+        if self.tty:
+            yield from tqdm(self.loader, desc=self.desc, mininterval=5, leave=False)
+            return
+        total, started = len(self.loader), time.time()
+        last = started
+        for step, batch in enumerate(self.loader):
+            yield batch
+            now = time.time()
+            if self.enabled and now - last >= PROGRESS_SECONDS and step + 1 < total:
+                last = now
+                per_step = (now - started) / (step + 1)
+                log.info("%s: step %d/%d, %.2f s/step, epoch ETA %s", self.desc, step + 1, total, per_step,
+                         format_seconds(per_step * (total - step - 1)))  # fmt: skip
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def train_one_epoch(model, loaders: Loaders, optim: Optimisation, settings: TrainSettings, device: str,
@@ -426,18 +533,15 @@ def train_one_epoch(model, loaders: Loaders, optim: Optimisation, settings: Trai
     mask_iter = iter(loaders.masked) if loaders.masked is not None else None
     model.train()
     sums = dict.fromkeys(("loss", "ce", "scene", "mask", "correct", "n"), 0.0)
-    bar = tqdm(loaders.train, desc=f"epoch {epoch + 1}/{settings.epochs}", disable=not progress, mininterval=5,
-               leave=False)  # fmt: skip
+    bar = Progress(loaders.train, f"epoch {epoch + 1}/{settings.epochs}", progress)
     for step, batch in enumerate(bar):
         lam = scene_lambda((epoch * steps_per_epoch + step) / max(1, total_steps))
         with autocast_context(settings, device):
             losses = batch_losses(model, batch, settings, device, lam)
-        opt.zero_grad(set_to_none=True)
-        losses.total.backward()
-        opt.step()
+        optimizer_step(losses.total, opt, optim.scaler)
         mask_loss = losses.mask
         if mask_iter is not None and not warm:
-            mask_loss = separate_mask_step(model, mask_iter, settings, device, opt)
+            mask_loss = separate_mask_step(model, mask_iter, settings, device, opt, optim.scaler)
         if optim.when == "step" and not warm:
             optim.scheduler.step()
         y = batch["label"].to(device)
@@ -451,22 +555,45 @@ def train_one_epoch(model, loaders: Loaders, optim: Optimisation, settings: Trai
     return sums
 
 
+def validates(epoch: int, settings: TrainSettings) -> bool:
+    """Whether this epoch ends with a validation: every val_every epochs, and always after the last."""
+    return (epoch + 1) % settings.val_every == 0 or epoch + 1 == settings.epochs
+
+
 @torch.no_grad()
-def clip_validation(net: ActionNet, val_set, settings: TrainSettings, device: str) -> tuple[float, float]:
-    """Mean loss and accuracy of the centre clips of the validation videos (all non-overlapping windows)."""
-    if val_set is None or not len(val_set):
+def clip_validation(net: ActionNet, loader: DataLoader | None, settings: TrainSettings, device: str,
+                    ctx: Dist) -> tuple[float, float]:  # fmt: skip
+    """Mean loss and accuracy over the validation clips (centre crops of non-overlapping windows; all of them or
+    the fixed subset `val_clips`). Each rank runs its share; the sums are all-reduced, so every rank returns the
+    same numbers (which a plateau schedule then steps on). The paper's video-level evaluation is scenebias.evaluate.
+    """
+    if loader is None:
         return float("nan"), float("nan")
-    loader = DataLoader(val_set, batch_size=settings.batch_size, num_workers=0)
     net.eval()
-    loss_sum = correct = n = 0
+    loss_sum = correct = n = 0.0
     for batch in loader:
-        x = normalize(batch["clip"].to(device), settings.mean, settings.std)
-        y = batch["label"].to(device)
-        logits, _ = net(x)
+        x = normalize(batch["clip"].to(device, non_blocking=True), settings.mean, settings.std)
+        if settings.channels_last and device.startswith("cuda"):
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        y = batch["label"].to(device, non_blocking=True)
+        with autocast_context(settings, device):
+            logits, _ = net(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
         n += len(y)
+    loss_sum, correct, n = all_sum([loss_sum, correct, n], ctx, device)
+    if not n:
+        return float("nan"), float("nan")
     return loss_sum / n, correct / n
+
+
+def plateau_metric(val: tuple[float, float], totals: dict, has_val: bool, validated: bool) -> float | None:
+    """What a plateau schedule steps on after an epoch (the same on every rank: both are sums over ranks): the
+    validation loss on validation epochs, nothing on the others, the training loss when there is no validation
+    set. With val_every N, the patience therefore counts validations, not epochs."""
+    if has_val:
+        return val[0] if validated and not math.isnan(val[0]) else None
+    return totals["loss"] / max(totals["n"], 1)
 
 
 def epoch_row(epoch: int, totals: dict, val: tuple[float, float], opt, settings: TrainSettings, steps_per_epoch: int,
@@ -507,6 +634,8 @@ def resume(ckpt_path: Path, fingerprint: str, trainable: Trainable, optim: Optim
         optim.warmup.load_state_dict(state["warmup_optimizer"])
     if optim.scheduler is not None:
         optim.scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler"):
+        optim.scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["torch_rng"])
     np.random.set_state(state["numpy_rng"])
     random.setstate(state["python_rng"])
@@ -524,6 +653,7 @@ def write_checkpoint(path: Path, trainable: Trainable, optim: Optimisation, epoc
         "optimizer": optim.optimizer.state_dict(),
         "warmup_optimizer": optim.warmup.state_dict() if optim.warmup is not None else None,
         "scheduler": optim.scheduler.state_dict() if optim.scheduler is not None else None,
+        "scaler": optim.scaler.state_dict(),
         "torch_rng": torch.get_rng_state(),
         "numpy_rng": np.random.get_state(),
         "python_rng": random.getstate(),
@@ -534,14 +664,68 @@ def write_checkpoint(path: Path, trainable: Trainable, optim: Optimisation, epoc
     os.replace(tmp, path)
 
 
+def write_log(path: Path, rows: list[dict]) -> None:
+    """log.csv, replaced whole (atomically) after every epoch, so it can be watched while the job runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["epoch"])
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+class Monitor:
+    """Per-epoch reporting of the main process: the job log line (with the run's ETA), log.csv in out_dir, and
+    TensorBoard events in out_dir/tensorboard when settings.tensorboard."""
+
+    def __init__(self, settings: TrainSettings, out_dir: Path, start_epoch: int, enabled: bool):
+        self.settings, self.out_dir, self.start_epoch, self.enabled = settings, out_dir, start_epoch, enabled
+        self.started = time.time()
+        self.writer = None
+        if enabled and settings.tensorboard:
+            self.writer = tensorboard_writer(out_dir / "tensorboard", start_epoch)
+
+    def epoch_done(self, epoch: int, rows: list[dict]) -> None:
+        if not self.enabled:
+            return
+        done = epoch + 1 - self.start_epoch
+        elapsed = time.time() - self.started
+        eta = elapsed / done * (self.settings.epochs - epoch - 1)
+        row = rows[-1]
+        write_log(self.out_dir / "log.csv", rows)
+        log.info("epoch %d: %s; %d of %d epochs, elapsed %s, ETA %s", epoch + 1,
+                 {k: round(v, 4) for k, v in row.items() if k != "epoch"}, epoch + 1, self.settings.epochs,
+                 format_seconds(elapsed), format_seconds(eta))  # fmt: skip
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "epoch" and not math.isnan(value):
+                    self.writer.add_scalar(key, value, row["epoch"])
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def tensorboard_writer(folder: Path, start_epoch: int):
+    """A TensorBoard SummaryWriter; the tensorboard package is optional, so say how to get it when it is missing.
+    A resumed run drops events written after its checkpoint (purge_step)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise RuntimeError(
+            "compute.tensorboard is true but the tensorboard package is not installed in this environment: "
+            "`pip install tensorboard` (or set compute.tensorboard: false)"
+        ) from None
+    return SummaryWriter(str(folder), purge_step=start_epoch + 1 if start_epoch else None)
+
+
 def write_outputs(out_dir: Path, trainable: Trainable, settings: TrainSettings, init: Path | None, rows: list[dict],
                   metrics: dict) -> None:  # fmt: skip
     """model.pt, metrics.json and log.csv: the job's declared outputs."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "log.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["epoch"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_log(out_dir / "log.csv", rows)
     save_model(out_dir / "model.pt", trainable, settings, {"init_from": str(init) if init else None})
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
 
@@ -565,26 +749,31 @@ def train(
     loaders = build_loaders(settings, data, ctx, device)
     model = wrap_distributed(trainable, ctx, device)
     steps_per_epoch = len(loaders.train)
-    optim = build_optimisation(model, trainable, settings, steps_per_epoch)
+    optim = build_optimisation(model, trainable, settings, steps_per_epoch, device)
     fingerprint = settings.fingerprint({"n_train": len(data.train), "init": str(init), "world": ctx.world_size})
     ckpt_path = ckpt_dir / "last.pt"
     start_epoch, rows = resume(ckpt_path, fingerprint, trainable, optim)
+    monitor = Monitor(settings, out_dir, start_epoch, ctx.main)
 
     started = time.time()
     for epoch in range(start_epoch, settings.epochs):
         loaders.set_epoch(epoch)
         sums = train_one_epoch(model, loaders, optim, settings, device, epoch, progress and ctx.main)
         totals = dict(zip(sums, all_sum(list(sums.values()), ctx, device), strict=True))
-        val = clip_validation(trainable.net, loaders.val_set, settings, device) if ctx.main else (math.nan, math.nan)
-        if optim.when == "plateau" and epoch >= settings.warmup_epochs:
-            optim.scheduler.step(val[0] if not math.isnan(val[0]) else totals["loss"] / max(totals["n"], 1))
+        validated = validates(epoch, settings)
+        val = clip_validation(trainable.net, loaders.val, settings, device, ctx) if validated else (math.nan,) * 2
+        metric = plateau_metric(val, totals, loaders.val is not None, validated)
+        if optim.when == "plateau" and epoch >= settings.warmup_epochs and metric is not None:
+            optim.scheduler.step(metric)
         row = epoch_row(epoch, totals, val, optim.for_epoch(epoch, settings), settings, steps_per_epoch, started)
         rows.append(row)
         if ctx.main:
-            log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) for k, v in row.items()})
             write_checkpoint(ckpt_path, trainable, optim, epoch, rows, fingerprint)
+        monitor.epoch_done(epoch, rows)
         if ctx.world_size > 1:
             dist.barrier()
+    monitor.close()
+    ranks = rank_states(trainable, optim, ctx)
 
     metrics = {
         "epochs": settings.epochs,
@@ -593,8 +782,11 @@ def train(
         "n_val": len(data.val),
         "n_valid_for_mask": sum(v.valid_for_mask for v in data.train),
         "world_size": ctx.world_size,
+        "ranks": ranks,
         "device": device,
         "steps_per_epoch": steps_per_epoch,
+        "batch_per_rank": settings.rank_batch(ctx.world_size),
+        "val_clips": len(val_indices(len(loaders.val.dataset), settings.val_clips)) if loaders.val else 0,
         "fingerprint": fingerprint,
     }
     if ctx.main:

@@ -181,7 +181,7 @@ TINY = {
     "model": {"kwargs": {"depth": 18, "shortcut": "A", "width": 4}},
     "clip": {"frames": 4, "crop": 32},
     "loader": {"workers": 0, "pin_memory": False, "persistent_workers": False},
-    "compute": {"device": "cpu", "amp": False, "channels_last": False, "threads": 1, "gpus": 0},
+    "compute": {"device": "cpu", "amp": "off", "channels_last": False, "threads": 1, "gpus": 0},
     "pretrain": {"defaults": {"batch_size": 4, "epochs": 2}},
     "finetune": {"defaults": {"batch_size": 4, "epochs": 1}},
 }

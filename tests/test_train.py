@@ -62,6 +62,12 @@ def test_resume_after_kill_gives_identical_metrics(tiny_source, tmp_path):
         proc.wait()
     assert (tmp_path / "ckpt_killed" / "last.pt").is_file()
     assert not (tmp_path / "killed" / "metrics.json").exists()
+    # The job log of the killed run: one line per epoch with an ETA, no carriage returns (no progress bar in a
+    # file); log.csv already holds the finished epochs.
+    text = log.read_text()
+    assert "\r" not in text and "ETA" in text
+    live = pd.read_csv(tmp_path / "killed" / "log.csv")
+    assert len(live) >= 2 and list(live["epoch"]) == list(range(1, len(live) + 1))
     resumed = run_ok(cmd)
     assert "resumed from" in resumed.stderr
     whole = pd.read_csv(tmp_path / "whole" / "log.csv")
@@ -111,8 +117,151 @@ def test_ddp_two_cpu_processes(tiny_source, tmp_path):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["world_size"] == 2
     per_rank = math.ceil(metrics["n_train"] / 2)
-    assert metrics["steps_per_epoch"] == math.ceil(per_rank / 8)  # each rank sees half the videos
+    assert metrics["batch_per_rank"] == 4  # global_batch: the job's batch of 8, split across 2 processes
+    assert metrics["steps_per_epoch"] == math.ceil(per_rank / 4)  # each rank sees half the videos
     load_model(tmp_path / "out" / "model.pt")
+
+
+def test_ddp_ranks_agree_after_plateau_steps(tiny_source, tmp_path):
+    """Two CPU processes, plateau schedule with patience 0 and validation every epoch: both ranks step their
+    scheduler on the same all-reduced validation loss, so after the learning rate has dropped both hold the same
+    learning rate and the same weights (each rank reports a hash of its parameters)."""
+    torchrun = Path(sys.executable).parent / "torchrun"
+    values = settings(epochs=5, optimizer="sgd", lr=0.5, schedule="plateau", plateau_patience=0, batch_size=8,
+                      global_batch=False)  # fmt: skip
+    cmd = train_cmd(tiny_source, tmp_path / "out", tmp_path / "ckpt", values,
+                    launcher=(str(torchrun), "--standalone", "--nproc_per_node", "2"))  # fmt: skip
+    run_ok(cmd, timeout=600)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    ranks = metrics["ranks"]
+    assert [r["rank"] for r in ranks] == [0, 1]
+    assert metrics["batch_per_rank"] == 8  # global_batch false: each process takes batch_size
+    rows = pd.read_csv(tmp_path / "out" / "log.csv")
+    assert rows["lr"].min() < 0.5, "the plateau schedule never stepped down: the test shows nothing"
+    assert ranks[0]["lr"] == ranks[1]["lr"] == pytest.approx(rows["lr"].iloc[-1])
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    assert rows["val_loss"].notna().all(), rows
+
+
+def test_fp16_scaler_path_trains_like_fp32_on_cpu(tiny_source, tmp_path):
+    """amp fp16 runs the gradient scaler (on CPU with fp32 gradients, where autocast stays off): the loss is
+    scaled by 2^16 before backward and the gradients divided by it before the step, both exact, so the run
+    matches the unscaled one; the scaler's state is in the checkpoint for resuming."""
+    a = settings(epochs=2, scene_weight=0.3, mask_weight=1.0, mask_batch="separate", amp="off")
+    b = {**a, "amp": "fp16"}
+    run_ok(train_cmd(tiny_source, tmp_path / "off", tmp_path / "ckpt_off", a))
+    run_ok(train_cmd(tiny_source, tmp_path / "fp16", tmp_path / "ckpt_fp16", b))
+    off, fp16 = (pd.read_csv(tmp_path / d / "log.csv") for d in ("off", "fp16"))
+    pd.testing.assert_frame_equal(without_time(off), without_time(fp16))
+    x, _ = load_model(tmp_path / "off" / "model.pt")
+    y, _ = load_model(tmp_path / "fp16" / "model.pt")
+    for (name, p), (_, q) in zip(x.state_dict().items(), y.state_dict().items(), strict=True):
+        assert torch.equal(p, q), name
+
+
+def test_optimizer_step_skips_inf_gradients_and_halves_the_scale():
+    from scenebias.train import make_scaler, optimizer_step
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    scaler = make_scaler(TrainSettings(amp="fp16"), "cpu")
+    assert scaler.is_enabled() and scaler.get_scale() == 2.0**16
+    x = torch.randn(4, 3)
+    reference = torch.nn.Linear(3, 1)
+    reference.load_state_dict(layer.state_dict())
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    assert optimizer_step(layer(x).pow(2).mean(), opt, scaler)
+    ref_opt.zero_grad()
+    reference(x).pow(2).mean().backward()
+    ref_opt.step()
+    assert torch.allclose(layer.weight, reference.weight, atol=0, rtol=1e-6)
+    before = layer.weight.detach().clone()
+    assert not optimizer_step(layer(x).sum() * float("inf"), opt, scaler)  # overflow: no step
+    assert torch.equal(layer.weight, before) and scaler.get_scale() == 2.0**15
+    assert not make_scaler(TrainSettings(amp="bf16"), "cpu").is_enabled()
+
+
+def test_amp_setting_accepts_the_older_boolean():
+    assert TrainSettings(amp=True).amp == "bf16" and TrainSettings(amp=False).amp == "off"
+    with pytest.raises(ValueError, match="compute.amp"):
+        TrainSettings(amp="fp8")
+
+
+def test_validation_every_n_epochs_on_a_fixed_subset_through_workers(tiny_source, tmp_path):
+    values = settings(epochs=3, val_every=2, val_clips=5, workers=2, persistent_workers=True, schedule="plateau",
+                      optimizer="sgd", lr=0.01)  # fmt: skip
+    run_ok(train_cmd(tiny_source, tmp_path / "out", tmp_path / "ckpt", values))
+    rows = pd.read_csv(tmp_path / "out" / "log.csv")
+    assert rows["val_loss"].isna().tolist() == [True, False, False]  # epoch 2 (every 2nd) and the last
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["val_clips"] == 5
+
+
+def test_validation_shares_cover_the_subset_once(tiny_source):
+    from scenebias.data import load_videos
+    from scenebias.train import Dist, RunData, build_loaders, val_indices
+
+    videos = load_videos(tiny_source["manifest"], tiny_source["frames"], 1, ["test"])
+    data = RunData(videos[:20], videos, 3, 0)
+    s = TrainSettings(**settings(val_clips=5, workers=2))
+    shares = [list(build_loaders(s, data, Dist(rank, 2), "cpu").val.sampler) for rank in (0, 1)]
+    loader = build_loaders(s, data, Dist(0, 2), "cpu").val
+    assert loader.num_workers == 2
+    assert len(loader.dataset) > 5
+    subset = val_indices(len(loader.dataset), 5)
+    assert len(subset) == 5 and subset == val_indices(len(loader.dataset), 5)  # fixed
+    assert sorted(shares[0] + shares[1]) == subset
+    assert val_indices(5, 0) == val_indices(5, 9) == [0, 1, 2, 3, 4]
+
+
+def test_tensorboard_setting_without_the_package_says_how_to_get_it(tmp_path):
+    from scenebias.train import tensorboard_writer
+
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="pip install tensorboard"):
+            tensorboard_writer(tmp_path / "tb", 0)
+    else:
+        tensorboard_writer(tmp_path / "tb", 0).close()
+        assert list((tmp_path / "tb").iterdir())
+
+
+def official_checkpoint(path: Path, num_classes: int, **kwargs) -> dict:
+    """A file in 3D-ResNets-PyTorch's format (what its train.py saves): DataParallel's `module.` keys, arch,
+    epoch and the optimizer state; randomly initialised (nothing can be downloaded here)."""
+    from scenebias.models import build_model
+
+    torch.manual_seed(1)
+    net = build_model("hara_resnet", num_classes, **kwargs)
+    state = {f"module.{k}": v for k, v in net.state_dict().items()}
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    torch.save({"epoch": 200, "arch": "resnet-18", "state_dict": state, "optimizer": opt.state_dict()}, path)
+    return net.state_dict()
+
+
+def test_init_checkpoint_loads_the_official_format_strictly(tmp_path):
+    from scenebias.train import RunData, build_trainable
+
+    kwargs = {"depth": 18, "shortcut": "A", "width": 4}
+    source = official_checkpoint(tmp_path / "kinetics.pth", 400, **kwargs)
+    s = TrainSettings(model="hara_resnet", model_kwargs=kwargs, init_checkpoint=str(tmp_path / "kinetics.pth"))
+    trainable = build_trainable(s, RunData([], [], 200, 0), None, False, "cpu")
+    state = trainable.net.state_dict()
+    for key, value in source.items():
+        if key.startswith("fc."):
+            assert state[key].shape[0] == 200  # the run's own classifier, fresh
+        else:
+            assert torch.equal(state[key], value), key
+    # Another architecture in the file: refused, naming the keys.
+    official_checkpoint(tmp_path / "r34.pth", 400, **{**kwargs, "depth": 34})
+    with pytest.raises(ValueError, match="layer"):
+        build_trainable(TrainSettings(**{**asdict(s), "init_checkpoint": str(tmp_path / "r34.pth")}),
+                        RunData([], [], 200, 0), None, False, "cpu")  # fmt: skip
+    # A model.pt of ours given as init wins over init_checkpoint (staging, fine-tuning).
+    without = build_trainable(TrainSettings(**{**asdict(s), "init_checkpoint": None}), RunData([], [], 200, 0),
+                              None, False, "cpu")  # fmt: skip
+    assert not torch.equal(without.net.state_dict()["conv1.weight"], source["conv1.weight"])
 
 
 def test_saved_model_round_trip_is_strict(tmp_path):
