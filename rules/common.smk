@@ -361,7 +361,7 @@ def pretrain_inputs(wildcards):
     if init:
         run = P("pretrain_run", src=src, variant=init, seed=wildcards.seed)
         inputs["init"] = f"{run}/model.pt"
-    elif settings["init_checkpoint"]:  # e.g. published Kinetics weights (read by the script from its settings)
+    elif settings["init_checkpoint"]:  # e.g. published Kinetics weights (the script reads its settings)
         inputs["init_checkpoint"] = settings["init_checkpoint"]
     return inputs
 
@@ -373,9 +373,9 @@ def finetune_inputs(wildcards):
         run = P("pretrain_run", src=SOURCE, variant=wildcards.init, seed=wildcards.seed)
         inputs["init"] = f"{run}/model.pt"
     else:
-        checkpoint = finetune_settings(config, wildcards.tgt, int(wildcards.seed))["init_checkpoint"]
-        if checkpoint:
-            inputs["init_checkpoint"] = checkpoint
+        settings = finetune_settings(config, wildcards.tgt, int(wildcards.seed))
+        if settings["init_checkpoint"]:
+            inputs["init_checkpoint"] = settings["init_checkpoint"]
     return inputs
 
 
