@@ -361,7 +361,7 @@ def pretrain_inputs(wildcards):
     if init:
         run = P("pretrain_run", src=src, variant=init, seed=wildcards.seed)
         inputs["init"] = f"{run}/model.pt"
-    elif settings["init_checkpoint"]:  # e.g. published Kinetics weights (the script reads its settings)
+    elif settings["init_checkpoint"]:  # e.g. published Kinetics weights
         inputs["init_checkpoint"] = settings["init_checkpoint"]
     return inputs
 
