@@ -31,7 +31,7 @@ from scenebias.data import EpochSampler, TrainClips, load_videos, normalize  # n
 from scenebias.models import build_model  # noqa: E402
 from scenebias.models.common import count_macs  # noqa: E402
 from scenebias.runs import pretrain_settings  # noqa: E402
-from scenebias.train import TrainSettings  # noqa: E402
+from scenebias.train import TrainSettings, autocast_context, make_scaler, optimizer_step  # noqa: E402
 
 
 def loader_rate(settings: TrainSettings, results: Path, dataset: str, epochs: int) -> float:
@@ -51,11 +51,15 @@ def loader_rate(settings: TrainSettings, results: Path, dataset: str, epochs: in
 
 
 def step_rate(model_name, kwargs, frames, crop, batch, n_classes, device, amp, channels_last, steps) -> float:
+    """Clips/s of the training step on clips already on the device, through scenebias.train's own autocast and
+    (fp16) gradient-scaler step. amp: off | bf16 | fp16 (or a bool: bf16 / off)."""
+    settings = TrainSettings(amp=amp, channels_last=channels_last)
     torch.manual_seed(0)
     net = build_model(model_name, n_classes, **kwargs).to(device).train()
     if channels_last:
         net = net.to(memory_format=torch.channels_last_3d)
     opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
+    scaler = make_scaler(settings, device)
     clips = torch.randint(0, 256, (batch, frames, crop, crop, 3), dtype=torch.uint8, device=device)
     labels = torch.randint(0, n_classes, (batch,), device=device)
     times = []
@@ -66,12 +70,10 @@ def step_rate(model_name, kwargs, frames, crop, batch, n_classes, device, amp, c
         x = normalize(clips, (114.8, 107.7, 99.5), (1, 1, 1))
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.startswith("cuda")):
+        with autocast_context(settings, device):
             logits, _ = net(x)
             loss = F.cross_entropy(logits.float(), labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(loss, opt, scaler)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         if i >= 2:
@@ -84,7 +86,7 @@ def main() -> None:
     parser.add_argument("--config", default="config.yaml")
     parser.add_argument("--variant", default="baseline")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--amp", action="store_true", help="also measure bf16 autocast (CUDA)")
+    parser.add_argument("--amp", action="store_true", help="also measure bf16 and fp16 autocast (CUDA)")
     parser.add_argument("--channels-last", action="store_true", help="also measure channels_last_3d (CUDA)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-3d", type=int, default=4, help="batch of the 16x112x112 backbone comparison")
@@ -101,15 +103,18 @@ def main() -> None:
         results = Path(config["results"])
         loader = loader_rate(settings, results, config["pretrain"]["dataset"], epochs=3)
         step = step_rate(settings.model, settings.model_kwargs, settings.clip_frames, settings.crop,
-                         settings.batch_size, 8, args.device, False, False, args.steps * 4)  # fmt: skip
+                         settings.batch_size, 8, args.device, "off", False, args.steps * 4)  # fmt: skip
         print("\n| default run | clips/s |\n|---|---|")
         print(f"| loader alone ({settings.workers} workers, cache={settings.cache_frames}) | {loader:.0f} |")
         print(f"| training step alone ({settings.model}, batch {settings.batch_size}) | {step:.0f} |")
         print(f"| **loader / step** | **{loader / step:.1f}** |")
 
-    modes = [("fp32", False, False)]
-    if args.device.startswith("cuda") and (args.amp or args.channels_last):
-        modes.append(("bf16 AMP + channels_last", args.amp, args.channels_last))
+    modes = [("fp32", "off", False)]
+    if args.device.startswith("cuda") and args.amp:
+        modes += [(f"{m} AMP{' + channels_last' if args.channels_last else ''}", m, args.channels_last)
+                  for m in ("bf16", "fp16")]  # fmt: skip
+    elif args.device.startswith("cuda") and args.channels_last:
+        modes.append(("fp32 + channels_last", "off", True))
     print(f"\n| backbone, 16x112x112, batch {args.batch_3d} | mode | GMACs/clip | clips/s | step ms |")
     print("|---|---|---|---|---|")
     rates = {}
@@ -122,9 +127,9 @@ def main() -> None:
     for mode, _, _ in modes:
         ratio = rates[("hara_resnet", mode)] / rates[("r3d_18", mode)]
         print(f"\nHara 3D-ResNet-18 / r3d_18 step rate ({mode}): {ratio:.2f}x")
-    if len(modes) > 1:
+    for mode, _, _ in modes[1:]:
         for name in ("hara_resnet", "r3d_18"):
-            print(f"{name}: AMP + channels_last / fp32 = {rates[(name, modes[1][0])] / rates[(name, 'fp32')]:.2f}x")
+            print(f"{name}: {mode} / fp32 = {rates[(name, mode)] / rates[(name, 'fp32')]:.2f}x")
 
 
 if __name__ == "__main__":
