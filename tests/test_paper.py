@@ -6,6 +6,7 @@ config) runs through the report."""
 
 import hashlib
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -174,14 +175,22 @@ def test_paper_dry_run_lists_the_whole_dag(paper_checkout, venv_env):
 
 # configs/paper.yaml with every size shrunk so that the whole DAG runs on a CPU in a few minutes; the backends,
 # the backbone family, the staged variants, the splits and the published-rows report stay the paper's.
+# SCENEBIAS_TEST_DEVICE=cuda (bench/gpu_check.py) runs the same on a GPU, training with fp16 and its scaler.
+DEVICE = os.environ.get("SCENEBIAS_TEST_DEVICE", "cpu")
 TINY = {
     "frames": {"short_side": 32, "workers": 1},
-    "scene": {"frames_per_video": 2, "places365": {"batch_size": 8, "device": "cpu"}},
-    "humans": {"torchvision": {"short_side": 64, "batch_size": 4, "half": False, "device": "cpu"}},
+    "scene": {"frames_per_video": 2, "places365": {"batch_size": 8, "device": DEVICE}},
+    "humans": {"torchvision": {"short_side": 64, "batch_size": 4, "half": DEVICE != "cpu", "device": DEVICE}},
     "model": {"kwargs": {"depth": 18, "shortcut": "A", "width": 4}},
     "clip": {"frames": 4, "crop": 32},
     "loader": {"workers": 0, "pin_memory": False, "persistent_workers": False},
-    "compute": {"device": "cpu", "amp": "off", "channels_last": False, "threads": 1, "gpus": 0},
+    "compute": {
+        "device": DEVICE,
+        "amp": "off" if DEVICE == "cpu" else "fp16",
+        "channels_last": DEVICE != "cpu",
+        "threads": 1,
+        "gpus": 0 if DEVICE == "cpu" else 1,
+    },
     "pretrain": {"defaults": {"batch_size": 4, "epochs": 2}},
     "finetune": {"defaults": {"batch_size": 4, "epochs": 1}},
 }
