@@ -79,8 +79,8 @@ def loader_part(workers: list[int], n: int, seconds: float, best_step: float | N
     if best_step:
         train = [r for r in results if r["loader"].startswith("train")]
         per_core = max(r["per_core"] for r in train)
-        rows.append(("loader", "cores to feed the fastest step mode", f"{best_step / per_core:.1f} cores",
-                     f"{best_step:.0f} / {per_core:.1f}"))  # fmt: skip
+        rows.append(("loader", "cores to feed the fastest step mode", f"{best_step / per_core:.2f} cores",
+                     f"{best_step:.1f} / {per_core:.1f}"))  # fmt: skip
     return rows
 
 
