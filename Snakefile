@@ -1,14 +1,26 @@
 # scenebias: "Why Can't I Dance in the Mall?" (Choi et al., NeurIPS 2019), from raw videos to a results table.
 # The default run (config.yaml) is the synthetic scene-biased world; see README.md for the other configs.
 
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
+sys.path.insert(0, workflow.basedir)
+
+from scenebias.config import ConfigError, read_yaml
+from scenebias.summary import run_summary
 
 # One config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]` replaces it (several files
 # are merged in the order given) and `--config KEY=VALUE` overrides either. Keys left out take the schema's defaults.
 if not workflow.overwrite_configfiles:
+    if Path("config.yaml").is_file():
+        try:  # Snakemake's own message for a YAML syntax error names neither the file nor the line
+            read_yaml("config.yaml")
+        except ConfigError as exc:
+            raise WorkflowError(f"invalid config: {exc}") from None
 
     configfile: "config.yaml"
 
@@ -29,3 +41,12 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Every run ends with what it left out per dataset (missing or undecodable videos) and where the details are.
+onsuccess:
+    print(run_summary(RESULTS, [*DATASETS, *SWEEP]), file=sys.stderr)
+
+
+onerror:
+    print(run_summary(RESULTS, [*DATASETS, *SWEEP]), file=sys.stderr)

@@ -10,6 +10,7 @@ sys.path.insert(0, workflow.basedir)
 from scenebias.config import (
     DOWNLOAD_SCHEME,
     ConfigError,
+    check_on_disk,
     load_schema,
     subset_list_entries,
     validate_config,
@@ -30,6 +31,7 @@ try:
     validate_config(
         config, load_schema(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
     )
+    check_on_disk(config)  # dataset roots, and the splits a list file gives
 except ConfigError as exc:
     raise WorkflowError(f"invalid config: {exc}") from None
 
@@ -105,14 +107,20 @@ def dataset_root(ds):
 
 def manifest_inputs(wildcards):
     """Synthetic datasets depend on their rendering job; real datasets are read where they lie, with their
-    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first.
+    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first, and a `videos`
+    dataset's own list so that editing it rebuilds the manifest.
     """
     if config["datasets"][wildcards.ds]["kind"] == "synthetic":
         return {
             "classes": f"{RESULTS}/world/{wildcards.ds}/lists/classInd.txt",
             "videos": f"{RESULTS}/world/{wildcards.ds}/videos",
         }
-    return {"lists": list(subset_list_files(wildcards.ds).values())}
+    lists = list(subset_list_files(wildcards.ds).values())
+    own = config["datasets"][wildcards.ds]["options"].get("list")  # kind videos
+    if own:
+        names = own.values() if isinstance(own, dict) else [own]
+        lists += [str(Path(dataset_root(wildcards.ds), n)) for n in names]
+    return {"lists": lists}
 
 
 def subset_list_files(ds):

@@ -7,6 +7,7 @@ rule report:
         bias=bias_files(),
         b_scene=b_scene_files(),
         logs=pretrain_logs(),
+        frames=[f"{RESULTS}/{ds}/frames/report.json" for ds in DATASETS],
     output:
         md=report(
             f"{RESULTS}/report/results.md",
@@ -43,7 +44,7 @@ rule report:
     shell:
         "python {params.script} --evals {input.evals} --bias {input.bias}"
         " --b-scene {input.b_scene} --logs {input.logs} --order {params.order}"
-        " --targets {params.targets} {params.published}"
+        " --targets {params.targets} {params.published} --frame-reports {input.frames}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
 

@@ -25,6 +25,7 @@ from scenebias.report import (
     transfer_markdown,
     transfer_summary,
 )
+from scenebias.summary import left_out_markdown
 
 NOTES = """
 How to read this:
@@ -54,6 +55,9 @@ def main() -> None:
     parser.add_argument("--order", nargs="+", required=True, help="row order: variants then scratch")
     parser.add_argument("--targets", nargs="+", required=True)
     parser.add_argument("--published", action="store_true")
+    parser.add_argument(
+        "--frame-reports", nargs="*", type=Path, default=[], help="<results>/<ds>/frames/report.json per dataset"
+    )
     parser.add_argument("--title", default="scenebias results")
     parser.add_argument("--out-dir", type=Path, required=True)
     args = parser.parse_args()
@@ -98,6 +102,10 @@ def main() -> None:
     if args.logs:
         plot_training_curves(args.logs, out / "training_curves.png")
         parts.append("![training curves](training_curves.png)")
+    if args.frame_reports:
+        results = args.frame_reports[0].parent.parent.parent
+        datasets = [p.parent.parent.name for p in args.frame_reports]
+        parts += ["## Videos per dataset", left_out_markdown(results, datasets)]
     parts.append(NOTES.strip())
     (out / "results.md").write_text("\n\n".join(parts) + "\n")
     print((out / "results.md").read_text())

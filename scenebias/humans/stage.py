@@ -16,6 +16,7 @@ from scenebias.humans.boxes import (
     VideoBoxes,
     actor_coverage,
     carry_to_all_frames,
+    drop_large_boxes,
     empty_boxes,
     is_valid_video,
     load_boxes,
@@ -58,18 +59,22 @@ def shard_boxes(
     motion: MotionSettings | None = None,
     oracle: Callable | None = None,
 ) -> list[VideoBoxes]:
-    """Boxes for every frame of every extracted video in a shard's frame index."""
+    """Boxes for every frame of every extracted video in a shard's frame index. Motion boxes covering more than
+    `motion.max_area` of the frame are dropped and counted per processed frame (VideoBoxes.dropped)."""
     out = []
     for row in tqdm(list(ok_videos(index).itertuples()), desc=f"boxes ({backend})", unit="video", mininterval=2):
-        n = int(row.n_frames)
+        n, size = int(row.n_frames), (int(row.w), int(row.h))
         idx = processed_frames(n, stride)
+        dropped = np.zeros(n, np.int32)
         if backend == "oracle":
             found = oracle(row.video_id, int(row.src_w), int(row.w), idx)
         else:
             frames = read_frames(packs / row.pack, idx.tolist())
             found = motion_boxes(frames, motion) if backend == "motion" else detect(frames)
+        if backend == "motion":
+            found, dropped[idx] = drop_large_boxes(found, size, motion.max_area)
         per_frame, carried = carry_to_all_frames(n, idx, found)
-        out.append(VideoBoxes(row.video_id, per_frame, (int(row.w), int(row.h)), carried))
+        out.append(VideoBoxes(row.video_id, per_frame, size, carried, dropped))
     return out
 
 
@@ -93,6 +98,11 @@ def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir
         "valid_videos": int(sum(valid.values())),
         "valid_rule": {"score_threshold": threshold, "min_frame_ratio": valid_ratio},
         "frames_with_box": float(np.mean([bool(len(b)) for v in videos.values() for b in v.frames] or [0])),
+        "large_boxes_dropped": {
+            "boxes": int(sum(v.dropped.sum() for v in videos.values())),
+            "frames": int(sum((v.dropped > 0).sum() for v in videos.values())),
+            "videos": int(sum(bool(v.dropped.any()) for v in videos.values())),
+        },
     }
     if truth_dir is not None and (truth_dir / "actor_masks.npz").is_file():
         masks = load_actor_masks(truth_dir / "actor_masks.npz")
