@@ -4,6 +4,7 @@
 import sys
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -44,9 +45,10 @@ rule all:
 
 
 # Every run ends with what it left out per dataset (missing or undecodable videos) and where the details are.
+# (Snakemake's logger: on the console and in .snakemake/log/.)
 onsuccess:
-    print(run_summary(RESULTS, [*DATASETS, *SWEEP]), file=sys.stderr)
+    logger.info(run_summary(RESULTS, [*DATASETS, *SWEEP]))
 
 
 onerror:
-    print(run_summary(RESULTS, [*DATASETS, *SWEEP]), file=sys.stderr)
+    logger.info(run_summary(RESULTS, [*DATASETS, *SWEEP]))

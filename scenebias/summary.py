@@ -38,8 +38,12 @@ class DatasetSummary:
 
 
 def reason_kind(reason: str) -> str:
-    """The kind of a failure reason, for grouping: its text before the first ':' or ' | ' (numbers removed)."""
-    head = re.split(r":| \| ", reason, maxsplit=1)[0].strip()
+    """The kind of a failure reason, for grouping: its first part (before ' | '), without a file path and with
+    numbers replaced by N; every truncation is one kind."""
+    head = reason.split(" | ", 1)[0].strip()
+    head = re.split(r":\s*['\"]?/", head, maxsplit=1)[0]
+    if head.startswith("truncated"):
+        return "truncated"
     return re.sub(r"\d+", "N", head)[:80] or "unknown"
 
 
@@ -131,8 +135,8 @@ def box_lines(s: DatasetSummary) -> list[str]:
     if not d:
         return []
     return [
-        f"  human boxes: {d['boxes']} whole-frame motion boxes dropped on {d['frames']} frames of {d['videos']} "
-        "videos (humans.motion.max_area)"
+        f"  human boxes: {d['boxes']} whole-frame motion boxes dropped on {d['frames']} frame(s) of {d['videos']} "
+        "video(s) (humans.motion.max_area)"
     ]
 
 

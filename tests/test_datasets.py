@@ -524,8 +524,8 @@ def test_own_videos_from_class_folders(own_videos):
 
 
 def test_own_videos_with_a_csv_list_of_splits(own_videos):
-    write(own_videos / "list.csv", ["path,label,split1,split2", "jump/Clip 01.MP4,jump,train,test",
-                                    '"run/a.mp4",run,val,train', "swim/s1.mp4,,test,", "run/gone.mp4,run,train,"])  # fmt: skip
+    lines = ["path,label,split1,split2", "jump/Clip 01.MP4,jump,train,test", '"run/a.mp4",run,val,train']
+    write(own_videos / "list.csv", [*lines, "swim/s1.mp4,,test,", "run/gone.mp4,run,train,"])
     manifest, report, disk = adapt_and_reconcile("videos", own_videos, {"list": "list.csv"})
     table = manifest.set_index("video_id")
     assert table[["split1", "split2"]].to_dict("index") == {
