@@ -158,8 +158,9 @@ def _cell(text: str) -> str:
 
 def left_out_markdown(results: Path | str, datasets: list[str]) -> str:
     """The report's table of videos left out per dataset."""
-    rows = ["| dataset | listed | with frames | missing on disk | failed | reasons (count, e.g.) | details |"]
-    rows.append("|---|---|---|---|---|---|---|")
+    rows = ["| dataset | listed | with frames | missing on disk | failed | reasons (count, e.g.) | whole-frame boxes "
+            "dropped | details |"]  # fmt: skip
+    rows.append("|---|---|---|---|---|---|---|---|")
     for name in datasets:
         s = dataset_summary(Path(results), name)
         if s.listed is None:
@@ -168,6 +169,7 @@ def left_out_markdown(results: Path | str, datasets: list[str]) -> str:
         reasons = _cell(reasons)
         rows.append(
             f"| {name} | {s.listed} | {'–' if s.extracted is None else s.extracted} | {s.missing} | {len(s.failed)} "
-            f"| {reasons or '–'} | {', '.join(f'`{d}`' for d in s.details) or '–'} |"
+            f"| {reasons or '–'} | {(s.dropped_boxes or {}).get('boxes', 0)} "
+            f"| {', '.join(f'`{d}`' for d in s.details) or '–'} |"
         )
     return "\n".join(rows)

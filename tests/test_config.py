@@ -95,6 +95,16 @@ def real_dataset_config(tmp_path: Path, **target) -> dict:
         (lambda c: c["pretrain"].update(split=3), "pretrain.split", "split 3"),
         (lambda c: c["datasets"]["ucf101"]["options"].update(splits=[5]), "datasets.ucf101.options", "subset"),
         (lambda c: c["datasets"]["ucf101"]["options"].update(videodir="x"), "datasets.ucf101.options", "videodir"),
+        (
+            lambda c: c["datasets"].update(own={"kind": "videos", "root": "x", "options": {"list": 5}}),
+            "datasets.own.options",
+            "option list must be",
+        ),
+        (
+            lambda c: c["datasets"].update(own={"kind": "videos", "root": "x", "options": {"test_fraction": 1}}),
+            "datasets.own.options",
+            "test_fraction",
+        ),
     ],
 )
 def test_splits_and_options_a_dataset_lacks_name_the_key(tmp_path, edit, key, message):

@@ -112,8 +112,10 @@ def test_report_table_of_videos_left_out(own_run):
     results, _ = own_run
     table = left_out_markdown(results.parent, ["mine"]).splitlines()
     assert table[0].startswith("| dataset | listed | with frames | missing on disk | failed |")
-    assert table[2].startswith(
-        "| mine | 6 | 5 | 0 | 1 | Error opening input: Invalid data found when processing input (1, e.g. pan__broken) |"
+    dropped = json.loads((results / "humans" / "quality.json").read_text())["large_boxes_dropped"]["boxes"]
+    assert dropped > 0 and table[2].startswith(
+        "| mine | 6 | 5 | 0 | 1 | Error opening input: Invalid data found when processing input (1, e.g. pan__broken) "
+        f"| {dropped} |"
     )
 
 

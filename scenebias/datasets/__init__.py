@@ -74,8 +74,9 @@ def dataset_splits(kind: str, root: Path | None, options: dict) -> list[int]:
     opts = merge_options(kind, options, OPTION_DEFAULTS[kind])
     if kind in ("ucf101", "hmdb51"):
         return split_numbers(kind, opts["splits"], (1, 2, 3))
-    if kind == "videos" and root is not None:
-        return videos.list_splits(Path(root), options or {})
+    if kind == "videos":
+        videos.check_options(opts)
+        return videos.list_splits(Path(root), options or {}) if root is not None else [1]
     return [1]  # synthetic (<set>list01.txt), diving48 and kinetics: one split
 
 

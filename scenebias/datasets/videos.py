@@ -186,9 +186,25 @@ def list_files(root: Path, value) -> dict[str | None, Path]:
     return {None: Path(root, value)}
 
 
+def check_options(opts: dict) -> None:
+    """Option types: list none, a file name or {role: file name}; test_fraction a number in [0, 1)."""
+    value = opts["list"]
+    ok = (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()))
+    )
+    if not ok:
+        raise ManifestError(f"dataset kind 'videos': option list must be a file or {{role: file}}, got {value!r}")
+    fraction = opts["test_fraction"]
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction < 1:
+        raise ManifestError(f"dataset kind 'videos': option test_fraction must be a number in [0, 1), got {fraction!r}")
+
+
 def list_splits(root: Path, options: dict) -> list[int]:
     """The split numbers the adapter will give for these options (read from the list's header when it has one)."""
     opts = merge_options("videos", options, DEFAULTS)
+    check_options(opts)
     if not opts["list"] or isinstance(opts["list"], dict):
         return [1]
     path = Path(root, opts["list"])
@@ -225,8 +241,7 @@ def label_order(names) -> list[str]:
 def read_videos(root: Path, video_dir: str = "videos", list_option=None, test_fraction: float = 0.3):
     """The table (adapter contract) and a report of how it was built."""
     root = Path(root)
-    if not 0 <= float(test_fraction) < 1:
-        raise ManifestError(f"dataset kind 'videos': option test_fraction must be in [0, 1), got {test_fraction!r}")
+    check_options({"list": list_option, "test_fraction": test_fraction})
     report: dict = {"layout": "list" if list_option else "class folders"}
     if list_option:
         rows, splits, first_seen = [], set(), {}

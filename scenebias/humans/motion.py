@@ -30,7 +30,7 @@ class MotionSettings:
     dilate_px: int = 1
     merge_px: int = 3
     pad: int = 1
-    max_area: float = 0.9  # boxes covering more of the frame are dropped by the stage (scenebias.humans.stage)
+    max_area: float = 0.95  # boxes covering more of the frame are dropped by the stage (scenebias.humans.stage)
 
 
 def foreground(frames: np.ndarray, settings: MotionSettings) -> tuple[np.ndarray, np.ndarray]:
