@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 export PATH := $(BIN):$(PATH)
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench clean unlock
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: venv
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# After a killed run: release the lock it left (only when no other Snakemake runs here), then `make demo` again.
+unlock: venv
+	$(BIN)/snakemake --unlock
 
 lint: venv
 	$(BIN)/snakefmt --check .

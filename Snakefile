@@ -1,14 +1,27 @@
 # scenebias: "Why Can't I Dance in the Mall?" (Choi et al., NeurIPS 2019), from raw videos to a results table.
 # The default run (config.yaml) is the synthetic scene-biased world; see README.md for the other configs.
 
+import sys
+from pathlib import Path
+
+from snakemake.logging import logger
 from snakemake.utils import min_version
 
 min_version("9.0")
 
+sys.path.insert(0, workflow.basedir)
+
+from scenebias.config import ConfigError, read_yaml
+from scenebias.summary import run_summary
 
 # One config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]` replaces it (several files
 # are merged in the order given) and `--config KEY=VALUE` overrides either. Keys left out take the schema's defaults.
 if not workflow.overwrite_configfiles:
+    if Path("config.yaml").is_file():
+        try:  # Snakemake's own message for a YAML syntax error names neither the file nor the line
+            read_yaml("config.yaml")
+        except ConfigError as exc:
+            raise WorkflowError(f"invalid config: {exc}") from None
 
     configfile: "config.yaml"
 
@@ -30,3 +43,13 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Every run ends with what it left out per dataset (missing or undecodable videos) and where the details are.
+# (Snakemake's logger: on the console and in .snakemake/log/.)
+onsuccess:
+    logger.info(run_summary(RESULTS, list(DATASETS)))
+
+
+onerror:
+    logger.info(run_summary(RESULTS, list(DATASETS)))

@@ -11,6 +11,7 @@ sys.path.insert(0, workflow.basedir)
 from scenebias.config import (
     DOWNLOAD_SCHEME,
     ConfigError,
+    check_on_disk,
     load_schema,
     subset_list_entries,
     validate_config,
@@ -37,6 +38,7 @@ try:
     validate_config(
         config, load_schema(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
     )
+    check_on_disk(config)  # dataset roots, and the splits a list file gives
 except ConfigError as exc:
     raise WorkflowError(f"invalid config: {exc}") from None
 
@@ -223,12 +225,20 @@ def subset_list_files(ds):
 
 def manifest_inputs(wildcards):
     """Synthetic datasets depend on their rendering job; real datasets are read where they lie, with their
-    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first.
+    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first, and a `videos`
+    dataset's own list so that editing it rebuilds the manifest.
     """
     if is_synthetic(wildcards.ds):
         world = P("world", ds=wildcards.ds)
         return {"classes": f"{world}/lists/classInd.txt", "videos": f"{world}/videos"}
-    return {"lists": list(subset_list_files(wildcards.ds).values())}
+    lists = list(subset_list_files(wildcards.ds).values())
+    own = DATASETS[wildcards.ds]["options"].get(
+        "list"
+    )  # kind videos: the user's own list file(s)
+    if own:
+        names = own.values() if isinstance(own, dict) else [own]
+        lists += [str(Path(dataset_root(wildcards.ds), n)) for n in names]
+    return {"lists": lists}
 
 
 def manifest_options(wildcards):

@@ -8,6 +8,7 @@ rule report:
         b_scene=b_scene_files(),
         logs=pretrain_logs(),
         sheets=sheet_files(),
+        frames=[P("frames_report", ds=ds) for ds in config["datasets"]],
     output:
         md=report(
             f"{P('report')}/results.md",
@@ -41,6 +42,9 @@ rule report:
         bias_runs=json.dumps(pretrain_run_keys()),
         b_scene_runs=json.dumps([{"ds": ds} for ds in b_scene_datasets()]),
         sheet_runs=json.dumps(sheet_run_keys()),
+        # The left-out table reads each dataset's stage reports under the results folder (a local rule).
+        results=lambda wc: RESULTS,
+        datasets=list(config["datasets"]),
         order=INITS,
         targets=TARGETS,
         published="--published" if config["report"]["published"] else "",
@@ -52,6 +56,7 @@ rule report:
         " --logs {input.logs} --log-runs {params.bias_runs:q} --order {params.order}"
         " --targets {params.targets} {params.published}"
         " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q}"
+        " --results {params.results} --left-out {params.datasets}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
 

@@ -1,6 +1,7 @@
 """Config validation: JSON schema with defaults, then the checks a schema cannot express.
 
-Called from `rules/common.smk` before any job is planned, and usable on its own:
+Called from `rules/common.smk` before any job is planned (`validate_config`, then `check_on_disk` for what only
+the disk can tell: dataset roots, the splits a list file gives), and usable on its own:
 `python -m scenebias.config config.yaml` prints the completed config or the error.
 """
 
@@ -130,6 +131,75 @@ def _check_semantics(config: dict) -> None:
                 f"config key 'datasets.{name}': a synthetic dataset must be 'source' or one of world.targets "
                 f"({', '.join(world['targets']) or 'none defined'})"
             )
+    _check_dataset_options(config)
+    _check_splits(config)
+
+
+def _check_dataset_options(config: dict) -> None:
+    from scenebias.datasets import dataset_splits
+    from scenebias.manifest import ManifestError
+
+    for name, dataset in config["datasets"].items():
+        try:
+            dataset_splits(dataset["kind"], None, dataset.get("options", {}))
+        except ManifestError as exc:
+            raise ConfigError(f"config key 'datasets.{name}.options': {exc}") from None
+
+
+def splits_used(config: dict) -> list[tuple[str, str, int]]:
+    """(config key, dataset, split) for every split a training run reads: pretraining and each fine-tuning target."""
+    used = [("pretrain.split", config["pretrain"]["dataset"], config["pretrain"]["split"])]
+    for name, target in config["finetune"]["targets"].items():
+        used += [(f"finetune.targets.{name}.splits", name, int(k)) for k in target.get("splits", [1])]
+    return used
+
+
+def _check_splits(config: dict, base: Path | str | None = None) -> None:
+    """Every split a run trains on must exist in its dataset (with the dataset's options). Without the disk (base
+    None), a `videos` dataset with a list file is left to `check_on_disk`, which reads the list's header; with it,
+    only those are checked."""
+    from scenebias.datasets import dataset_splits
+    from scenebias.manifest import ManifestError
+
+    known: dict[str, list[int]] = {}
+    for key, name, split in splits_used(config):
+        dataset = config["datasets"][name]
+        reads_disk = dataset["kind"] == "videos" and isinstance(dataset.get("options", {}).get("list"), str)
+        if reads_disk != (base is not None):
+            continue
+        if name not in known:
+            root = Path(base, dataset["root"]) if reads_disk else None
+            try:
+                known[name] = dataset_splits(dataset["kind"], root, dataset.get("options", {}))
+            except ManifestError as exc:
+                raise ConfigError(f"config key 'datasets.{name}.options': {exc}") from None
+        if split not in known[name]:
+            raise ConfigError(
+                f"config key '{key}': dataset {name!r} has no split {split} (its {dataset['kind']} lists give "
+                f"split(s) {known[name]}); choose among those"
+            )
+
+
+def check_on_disk(config: dict, base: Path | str = ".") -> None:
+    """What only the disk can tell, before any job: every real dataset's root exists, and the splits a `videos`
+    dataset's list file gives include those the run trains on. Relative paths are from `base` (the working
+    directory of the run)."""
+    for name, dataset in config["datasets"].items():
+        if dataset["kind"] == "synthetic":
+            continue
+        root = Path(base, dataset["root"])
+        if not root.is_dir():
+            raise ConfigError(
+                f"config key 'datasets.{name}.root': {dataset['root']} is not a folder (looked for {root.absolute()}); "
+                "put the dataset there or point the key at it (README: Reproducing the paper, Bring your own videos)"
+            )
+        lists = dataset.get("options", {}).get("list")
+        if dataset["kind"] == "videos" and lists:
+            for key, value in lists.items() if isinstance(lists, dict) else [(None, lists)]:
+                if not Path(root, value).is_file():
+                    where = f"datasets.{name}.options.list" + (f".{key}" if key is not None else "")
+                    raise ConfigError(f"config key '{where}': {Path(root, value)} does not exist")
+    _check_splits(config, base)
 
 
 DOWNLOAD_SCHEME = "download:"
@@ -191,9 +261,26 @@ def _check_init_cycles(variants: dict) -> None:
             current = variants[current].get("init_from")
 
 
+def read_yaml(path: str | Path) -> dict:
+    """A config file's content; a YAML syntax error names the file, line and column."""
+    try:
+        with open(path) as fh:
+            content = yaml.safe_load(fh)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of keys at the top level, got {type(content).__name__}")
+    return content
+
+
 def load_config(path: str | Path) -> dict:
-    with open(path) as fh:
-        config = yaml.safe_load(fh) or {}
+    config = read_yaml(path)
     try:
         return validate_config(config)
     except ConfigError as exc:
@@ -207,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = load_config(argv[0])
+        check_on_disk(config)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

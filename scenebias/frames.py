@@ -1,34 +1,47 @@
 """Frame extraction: one ffmpeg run per video, short side resized, JPEGs packed into one ZIP per video.
 
 A video that cannot be decoded (empty, truncated, not a video, no video stream, unknown codec) is recorded in
-the shard's index with status `failed` and its reason; with on_bad_video="fail" it stops the job instead.
+the shard's index with status `failed` and its reason; with on_bad_video="fail" it stops the job instead. Any
+other per-video failure (a pack that cannot be written) is recorded the same way: one video never costs its shard.
 Stream facts (codec, size, fps) come from the header ffmpeg prints during the same run: no second process.
+
+Truncation is judged from what the file says about itself, never from duration x nominal frame rate alone (a valid
+variable-frame-rate file decodes to far fewer frames than that): a video is truncated when it decodes to under
+90 % of the frames its container lists (where the container states a count), or when ffmpeg reports damaged data
+(a corrupt or cut packet, a decoding error) *and* the frames fall that far short of duration x rate.
+
+On-disk names come from `pack_name`: the video id, or for an id too long for a file name a shortened id plus a
+hash, so any id fits the 255-byte limit of common file systems (the index's `pack` column names the file).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import ffmpeg
 import pandas as pd
 from tqdm import tqdm
 
 from scenebias.framepack import write_pack
-from scenebias.media import ffmpeg_exe, last_error_lines, parse_input_stream
+from scenebias.media import LOG_LEVEL_ARGS, StreamInfo, damage_lines, ffmpeg_exe, last_error_lines, parse_input_stream
 
 log = logging.getLogger(__name__)
 
 INDEX_COLUMNS = [
     "video_id", "status", "n_frames", "fps", "w", "h", "src_w", "src_h", "codec", "jpeg_qscale", "pack", "error",
 ]  # fmt: skip
-# A video whose decoded frame count falls this far short of what its header promises is treated as truncated.
+# A video whose decoded frame count falls this far short of what its container holds is treated as truncated.
 TRUNCATION_TOLERANCE = 0.9
+# Longest on-disk name (bytes) derived from a video id; leaves room under the usual 255-byte limit for the
+# temporary names packs are written under.
+MAX_NAME_BYTES = 200
 
 
 class BadVideoError(RuntimeError):
@@ -73,8 +86,37 @@ def extraction_command(
         fps_mode="passthrough",
         **{"q:v": jpeg_qscale, "pix_fmt": JPEG_PIX_FMT[jpeg_chroma], "f": "image2"},
     )
-    args = out.global_args("-hide_banner", "-nostdin", "-nostats", "-threads", "1").compile(cmd=ffmpeg_exe())
-    return args
+    args = out.global_args("-hide_banner", "-nostdin", "-nostats", *LOG_LEVEL_ARGS, "-threads", "1")
+    return args.compile(cmd=ffmpeg_exe())
+
+
+def pack_name(video_id: str) -> str:
+    """The frame pack's file name: `<video_id>.zip`, or when that is longer than MAX_NAME_BYTES, the id cut to fit
+    plus 16 hex digits of its SHA-1 (distinct ids keep distinct names)."""
+    name = f"{video_id}.zip"
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(video_id.encode()).hexdigest()[:16]
+    head = video_id.encode()[: MAX_NAME_BYTES - len(digest) - 5].decode("utf-8", "ignore")
+    return f"{head}-{digest}.zip"
+
+
+def truncation(n_decoded: int, info: StreamInfo | None, stderr: str) -> str | None:
+    """Why a video that decoded to n_decoded frames counts as truncated, or None (module docstring)."""
+    if info is None:
+        return None
+    if info.frames:
+        if n_decoded < TRUNCATION_TOLERANCE * info.frames - 1:
+            return f"truncated: decoded {n_decoded} of the {info.frames} frames the container lists"
+        return None
+    expected = info.duration * info.fps
+    damage = damage_lines(stderr)
+    if damage and expected >= 2 and n_decoded < TRUNCATION_TOLERANCE * expected - 1:
+        return (
+            f"truncated: decoded {n_decoded} of ~{expected:.0f} frames ({info.duration:.2f} s at {info.fps:g} fps) "
+            f"and ffmpeg reports damaged data"
+        )
+    return None
 
 
 def _frame_size(jpeg: Path) -> tuple[int, int]:
@@ -104,7 +146,8 @@ def extract_video(
     """Extract one video into a frame pack; never raises for a bad video, returns a `failed` record."""
     record = FrameRecord(video_id=video_id, status="failed", jpeg_qscale=jpeg_qscale)
     if not video.is_file():
-        record.error = f"file not found: {video}"
+        broken = video.is_symlink()
+        record.error = f"{'broken symbolic link' if broken else 'file not found'}: {video}"
         return record
     if video.stat().st_size == 0:
         record.error = "empty file (0 bytes)"
@@ -130,12 +173,9 @@ def extract_video(
         if not jpegs:
             record.error = "no frames decoded | " + last_error_lines(proc.stderr)
             return record
-        expected = info.duration * info.fps if info is not None else 0.0
-        if expected >= 2 and len(jpegs) < TRUNCATION_TOLERANCE * expected - 1:
-            record.error = (
-                f"truncated: decoded {len(jpegs)} of ~{expected:.0f} frames the header promises | "
-                + last_error_lines(proc.stderr)
-            )
+        reason = truncation(len(jpegs), info, proc.stderr)
+        if reason is not None:
+            record.error = f"{reason} | {last_error_lines(proc.stderr)}"
             return record
         record.w, record.h = _frame_size(jpegs[0])
         write_pack(jpegs, pack)
@@ -153,16 +193,31 @@ def extract_shard(
     workers: int = 1,
     jpeg_chroma: int = 420,
 ) -> pd.DataFrame:
-    """Extract every video of a shard (`videos` has video_id and path columns); returns the shard index."""
+    """Extract every video of a shard (`videos` has video_id and path columns); returns the shard index.
+
+    A path is checked as listed (relative, no '..'); symbolic links on it, to a class folder or to the file, are
+    followed when the video is read, and the listed path's id is kept. A failure of one video (unreadable,
+    undecodable, a pack that cannot be written) is recorded in its row; the other videos are kept.
+    """
     pack_dir.mkdir(parents=True, exist_ok=True)
     root = dataset_root.resolve()
 
     def one(row) -> FrameRecord:
-        video = (root / row.path).resolve()
-        if not video.is_relative_to(root):
+        rel = PurePosixPath(str(row.path).replace("\\", "/"))
+        if rel.is_absolute() or ".." in rel.parts:
             return FrameRecord(row.video_id, "failed", error=f"path escapes the dataset root: {row.path}")
-        pack = pack_dir / f"{row.video_id}.zip"
-        return extract_video(row.video_id, video, pack, short_side, jpeg_qscale, jpeg_chroma=jpeg_chroma)
+        video = root / rel
+        try:
+            return extract_video(
+                row.video_id,
+                video,
+                pack_dir / pack_name(row.video_id),
+                short_side,
+                jpeg_qscale,
+                jpeg_chroma=jpeg_chroma,
+            )
+        except OSError as exc:
+            return FrameRecord(row.video_id, "failed", jpeg_qscale=jpeg_qscale, error=f"{type(exc).__name__}: {exc}")
 
     rows = list(videos.itertuples(index=False))
     with ThreadPoolExecutor(max_workers=workers) as pool:

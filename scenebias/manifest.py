@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -53,12 +54,22 @@ def check_relative_path(path: str, where: str) -> str:
 
 
 def find_videos(video_root: Path) -> set[str]:
-    """Relative POSIX paths of every video file under video_root."""
-    return {
-        p.relative_to(video_root).as_posix()
-        for p in video_root.rglob("*")
-        if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()
-    }
+    """Relative POSIX paths (as listed, not resolved) of every video file under video_root. Symbolic links to
+    folders and to files are followed; a link back to a folder it lies in is not entered again."""
+    found: set[str] = set()
+
+    def walk(folder: str, prefix: str, ancestors: frozenset[str]) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir():  # follows links
+                    real = os.path.realpath(entry.path)
+                    if real not in ancestors:
+                        walk(entry.path, f"{prefix}{entry.name}/", ancestors | {real})
+                elif os.path.splitext(entry.name)[1].lower() in VIDEO_EXTENSIONS and entry.is_file():
+                    found.add(prefix + entry.name)
+
+    walk(str(video_root), "", frozenset({os.path.realpath(video_root)}))
+    return found
 
 
 def _examples(names: Iterable[str]) -> list[str]:
@@ -86,6 +97,11 @@ def reconcile_with_disk(listed: pd.DataFrame, video_root: Path) -> tuple[pd.Data
         log.warning("%d listed video(s) missing under %s, e.g. %s", len(missing), video_root, _examples(missing))
     if extra:
         log.warning("%d video file(s) under %s are in no list, e.g. %s", len(extra), video_root, _examples(extra))
+    if len(listed) and not present.any():
+        raise ManifestError(
+            f"none of the {len(listed)} listed videos is under {video_root} (e.g. {_examples(missing)[0]}); "
+            "check the dataset's root (and video_dir option) in the config"
+        )
     return listed[present].reset_index(drop=True), report
 
 

@@ -41,6 +41,8 @@ def main() -> None:
         manifest, report = reconcile_with_disk(listed, video_root)
     except ManifestError as exc:
         sys.exit(f"error: {exc}")
+    if manifest.empty:
+        sys.exit(f"error: {args.root}: the dataset's lists name no video, so there is nothing to process")
     manifest = assign_shards(manifest, args.shard_size)
     report["video_root"] = str(video_root.resolve())
     write_manifest(manifest, {**report, "adapter": adapter_report}, args.out, args.report)

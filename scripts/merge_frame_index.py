@@ -4,6 +4,7 @@
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
@@ -15,11 +16,13 @@ from scenebias.frames import write_index
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("indexes", nargs="+", type=Path, help="shard index.csv files")
+    parser.add_argument("indexes", nargs="*", type=Path, help="shard index.csv files")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True)
     args = parser.parse_args()
     setup_logging()
+    if not args.indexes:
+        sys.exit(f"error: no shard indexes to merge into {args.out}: the dataset's manifest lists no video")
     parts = []
     for path in args.indexes:
         part = pd.read_csv(path, keep_default_na=False)

@@ -2,6 +2,7 @@
 """Merge a dataset's per-shard human boxes and write their quality report (valid videos; recall/IoU on synthetic)."""
 
 import argparse
+import sys
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
@@ -13,7 +14,7 @@ from scenebias.humans.stage import box_quality
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("shards", nargs="+", type=Path)
+    parser.add_argument("shards", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quality", type=Path, required=True)
     parser.add_argument("--score-threshold", type=float, required=True)
@@ -21,6 +22,8 @@ def main() -> None:
     parser.add_argument("--truth-dir", type=Path, help="synthetic dataset folder with actor_masks.npz")
     args = parser.parse_args()
     setup_logging()
+    if not args.shards:
+        sys.exit(f"error: no shard boxes to merge into {args.out}: the dataset's manifest lists no video")
     merge_box_files(args.shards, args.out)
     report = box_quality(args.out, args.score_threshold, args.valid_ratio, args.truth_dir)
     write_json(args.quality, report)

@@ -28,6 +28,7 @@ from scenebias.report import (
     transfer_summary,
     with_runs,
 )
+from scenebias.summary import left_out_markdown
 
 NOTES = """
 How to read this:
@@ -63,6 +64,8 @@ def main() -> None:
     parser.add_argument("--published", action="store_true")
     parser.add_argument("--sheets", nargs="*", type=Path, default=[], help="contact sheet PNGs to link")
     parser.add_argument("--sheet-runs", type=json.loads, default=[], help="JSON list of {ds, sheet}")
+    parser.add_argument("--results", type=Path, help="the results folder (videos left out per dataset)")
+    parser.add_argument("--left-out", nargs="*", default=[], help="datasets whose left-out videos to table")
     parser.add_argument("--title", default="scenebias results")
     parser.add_argument("--out-dir", type=Path, required=True)
     args = parser.parse_args()
@@ -114,6 +117,8 @@ def main() -> None:
             "labels: check the pseudo-annotations by eye.",
             sheets_markdown(with_runs(args.sheets, args.sheet_runs, "--sheets"), out),
         ]
+    if args.left_out:
+        parts += ["## Videos per dataset", left_out_markdown(args.results, args.left_out)]
     parts.append(NOTES.strip())
     (out / "results.md").write_text("\n\n".join(parts) + "\n")
     print((out / "results.md").read_text())

@@ -1,4 +1,5 @@
 import copy
+import re
 import subprocess
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import REPO, tool
-from scenebias.config import ConfigError, load_config, validate_config
+from scenebias.config import ConfigError, check_on_disk, load_config, validate_config
 
 
 def smoke() -> dict:
@@ -76,3 +77,97 @@ def test_snakemake_refuses_a_bad_config_before_any_job(tmp_path: Path, venv_env)
     assert proc.returncode != 0
     assert "frames.jpeg_qscale" in proc.stderr + proc.stdout
     assert not (tmp_path / "results").exists()
+
+
+def real_dataset_config(tmp_path: Path, **target) -> dict:
+    """The smoke config with a UCF101 dataset (a root that exists) fine-tuned with the given target settings."""
+    (tmp_path / "ucf").mkdir(exist_ok=True)
+    config = smoke()
+    config["datasets"]["ucf101"] = {"kind": "ucf101", "root": str(tmp_path / "ucf"), "options": {"splits": [1]}}
+    config["finetune"] = {"targets": {"ucf101": target}}
+    return config
+
+
+@pytest.mark.parametrize(
+    "edit, key, message",
+    [
+        (lambda c: c["finetune"]["targets"]["ucf101"].update(splits=[4]), "finetune.targets.ucf101.splits", "split 4"),
+        (lambda c: c["finetune"]["targets"]["ucf101"].update(splits=[2]), "finetune.targets.ucf101.splits", "split 2"),
+        (lambda c: c.update(finetune={"targets": {"fine": {"splits": [2]}}}), "finetune.targets.fine.splits", ""),
+        (lambda c: c["pretrain"].update(split=3), "pretrain.split", "split 3"),
+        (lambda c: c["datasets"]["ucf101"]["options"].update(splits=[5]), "datasets.ucf101.options", "subset"),
+        (lambda c: c["datasets"]["ucf101"]["options"].update(videodir="x"), "datasets.ucf101.options", "videodir"),
+        (
+            lambda c: c["datasets"].update(own={"kind": "videos", "root": "x", "options": {"list": 5}}),
+            "datasets.own.options",
+            "option list must be",
+        ),
+        (
+            lambda c: c["datasets"].update(own={"kind": "videos", "root": "x", "options": {"test_fraction": 1}}),
+            "datasets.own.options",
+            "test_fraction",
+        ),
+    ],
+)
+def test_splits_and_options_a_dataset_lacks_name_the_key(tmp_path, edit, key, message):
+    config = real_dataset_config(tmp_path, splits=[1])
+    validate_config(copy.deepcopy(config))  # the unedited config is fine
+    edit(config)
+    with pytest.raises(ConfigError, match=rf"'{re.escape(key)}'.*{message}"):
+        validate_config(config)
+
+
+def test_missing_root_and_list_split_are_found_on_disk(tmp_path):
+    config = validate_config(real_dataset_config(tmp_path, splits=[1]))
+    check_on_disk(config)
+    config["datasets"]["ucf101"]["root"] = str(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match=r"'datasets.ucf101.root': .*nowhere is not a folder"):
+        check_on_disk(config)
+    # a videos dataset: the splits come from its list's header
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "list.csv").write_text("path,label,split1,split2\njump/a.mp4,jump,train,test\n")
+    config = smoke()
+    config["datasets"]["mine"] = {"kind": "videos", "root": str(tmp_path / "mine"), "options": {"list": "list.csv"}}
+    config["finetune"] = {"targets": {"mine": {"splits": [1, 2]}}}
+    check_on_disk(validate_config(copy.deepcopy(config)))
+    config["finetune"]["targets"]["mine"]["splits"] = [3]
+    with pytest.raises(ConfigError, match=r"'finetune.targets.mine.splits': dataset 'mine' has no split 3 .*\[1, 2\]"):
+        check_on_disk(validate_config(config))
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("frames:\n  short_side: 32\n   jpeg_qscale: 2\n")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}:3:\d+: not valid YAML"):
+        load_config(path)
+
+
+def run_snakemake(workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [tool("snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "1", *args],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda c, tmp: c["finetune"]["targets"]["ucf101"].update(splits=[4]), "finetune.targets.ucf101.splits"),
+        (lambda c, tmp: c["datasets"]["ucf101"].update(root=str(tmp / "gone")), "datasets.ucf101.root"),
+    ],
+)
+def test_snakemake_refuses_a_missing_split_or_root_before_any_job(tmp_path, venv_env, edit, key):
+    config = real_dataset_config(tmp_path, splits=[1])
+    edit(config, tmp_path)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    proc = run_snakemake(tmp_path, venv_env, "--configfile", str(tmp_path / "bad.yaml"))
+    assert proc.returncode != 0
+    assert f"invalid config: config key '{key}'" in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_snakemake_names_line_of_a_yaml_error_in_config_yaml(tmp_path, venv_env):
+    (tmp_path / "config.yaml").write_text("frames:\n  short_side: 32\n   jpeg_qscale: 2\n")
+    proc = run_snakemake(tmp_path, venv_env, "-n")
+    assert proc.returncode != 0
+    assert "config.yaml:3:" in proc.stderr + proc.stdout and "not valid YAML" in proc.stderr + proc.stdout

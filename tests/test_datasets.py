@@ -463,7 +463,7 @@ def test_kinetics_odd_file_names_are_reported_not_used(kinetics_folders):
 
 
 def test_registry_covers_every_kind_and_rejects_unknown_options(tmp_path):
-    assert set(ADAPTERS) == {"synthetic", "ucf101", "hmdb51", "diving48", "kinetics"}
+    assert set(ADAPTERS) == {"synthetic", "ucf101", "hmdb51", "diving48", "kinetics", "videos"}
     for kind in ADAPTERS:
         with pytest.raises(ManifestError, match=rf"dataset kind '{kind}': unknown option\(s\) \['vidoe_dir'\]"):
             ADAPTERS[kind](tmp_path, {"vidoe_dir": "x"})
@@ -480,3 +480,105 @@ def test_synthetic_adapter_reads_a_rendered_dataset_folder(tmp_path, clips):
     manifest, report, disk = adapt_and_reconcile("synthetic", tmp_path)
     assert disk["missing"] == 0 and manifest.set_index("video_id")["split1"].to_dict() == {"a": "train", "b": "test"}
     assert report == {"kind": "synthetic", "n_classes": 2, "roles": {"split1": {"test": 1, "train": 1}}}
+
+
+# --- your own videos (kind videos) ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_videos(tmp_path, clips) -> Path:
+    """<root>/videos/<class>/<any name>: odd names, a class folder linked in from elsewhere, a linked file, a hidden
+    macOS copy, a file without a class folder, and a name that cannot be an id."""
+    root = tmp_path / "mine"
+    for rel in ("jump/Clip 01.MP4", "jump/2024-05-01 garden.avi", "jump/sub/deep.mp4", "run/a.mp4", "run/b.mp4"):
+        (root / "videos" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(clips[Path(rel).suffix.lower()], root / "videos" / rel)
+    place(clips, tmp_path / "elsewhere" / "swim" / "s1.mp4")
+    place(clips, tmp_path / "elsewhere" / "swim" / "s2.mp4")
+    (root / "videos" / "swim").symlink_to(tmp_path / "elsewhere" / "swim", target_is_directory=True)
+    (root / "videos" / "run" / "linked.mp4").symlink_to(clips[".mp4"])
+    place(clips, root / "videos" / "run" / "._a.mp4")
+    place(clips, root / "videos" / "loose.mp4")
+    place(clips, root / "videos" / "run" / "x..y.mp4")
+    return root
+
+
+def test_own_videos_from_class_folders(own_videos):
+    manifest, report, disk = adapt_and_reconcile("videos", own_videos)
+    table = manifest.set_index("video_id")
+    assert sorted(table.index) == [
+        "jump__2024-05-01 garden", "jump__Clip 01", "jump__sub__deep", "run__a", "run__b", "run__linked",
+        "swim__s1", "swim__s2",
+    ]  # fmt: skip
+    assert table.loc["jump__Clip 01", "path"] == "jump/Clip 01.MP4"
+    assert table.loc["swim__s1", "path"] == "swim/s1.mp4"  # the listed path, not where the link points
+    assert table.groupby("label_name")["label"].first().to_dict() == {"jump": 0, "run": 1, "swim": 2}
+    # test_fraction 0.3 per class: 3 -> 1 test, 3 -> 1, 2 -> 1; the same on every call
+    assert report["roles"] == {"split1": {"test": 3, "train": 5}}
+    again, _, _ = adapt_and_reconcile("videos", own_videos)
+    assert again["split1"].tolist() == manifest["split1"].tolist()
+    selection = report["selection"]
+    assert selection["no_class_folder_examples"] == ["loose.mp4"]
+    assert selection["unusable_name_examples"] == ["run/x..y.mp4"]
+    assert disk["missing"] == 0
+
+
+def test_own_videos_with_a_csv_list_of_splits(own_videos):
+    lines = ["path,label,split1,split2", "jump/Clip 01.MP4,jump,train,test", '"run/a.mp4",run,val,train']
+    write(own_videos / "list.csv", [*lines, "swim/s1.mp4,,test,", "run/gone.mp4,run,train,"])
+    manifest, report, disk = adapt_and_reconcile("videos", own_videos, {"list": "list.csv"})
+    table = manifest.set_index("video_id")
+    assert table[["split1", "split2"]].to_dict("index") == {
+        "jump__Clip 01": {"split1": "train", "split2": "test"},
+        "run__a": {"split1": "test", "split2": "train"},  # val counts as test
+        "swim__s1": {"split1": "test", "split2": ""},
+    }
+    assert table.loc["swim__s1", "label_name"] == "swim"  # no label: the class folder
+    assert disk["missing_examples"] == ["run/gone.mp4"] and disk["unlisted"] == 8
+    assert report["selection"]["roles_from"] == "list"
+
+
+def test_own_videos_with_mmaction2_lists(own_videos):
+    """MMAction2's list files: "<path> <integer label>" per line, no header; one file per role."""
+    write(own_videos / "train_list.txt", ["run/a.mp4 1", "jump/sub/deep.mp4 0", "swim/s1.mp4 10"])
+    write(own_videos / "val_list.txt", ["run/b.mp4 1"])
+    manifest, _, _ = adapt_and_reconcile(
+        "videos", own_videos, {"list": {"train": "train_list.txt", "val": "val_list.txt"}}
+    )
+    table = manifest.set_index("video_id")
+    assert table["split1"].to_dict() == {
+        "jump__sub__deep": "train",
+        "run__a": "train",
+        "run__b": "test",
+        "swim__s1": "train",
+    }
+    assert table.groupby("label_name")["label"].first().to_dict() == {"0": 0, "1": 1, "10": 2}  # numeric order
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (["run/a.mp4 1"], r"list.csv:1: expected a header line"),
+        (["path,label", "../run/a.mp4,run"], r"list.csv:2: path '../run/a.mp4' escapes"),
+        (["path,label", "run/a.mp4"], r"list.csv:2: expected 2 fields"),
+        (["path,label,split", "run/a.mp4,run,dev set"], r"list.csv:2: role 'dev set'"),
+        (["path,label,kind", "run/a.mp4,run,x"], r"list.csv:1: unknown column\(s\) \['kind'\]"),
+        (["path", "a.mp4"], r"list.csv:2: 'a.mp4' is in no class folder"),
+        (["path", "run/notes.txt"], r"list.csv:2: 'run/notes.txt' is not a video file"),
+        (["path", "run/a.mp4", "run/a.avi"], r"list.csv:3: .* has the id 'run__a' of an entry at .*list.csv:2"),
+    ],
+)
+def test_own_videos_bad_lists_name_file_and_line(own_videos, lines, message):
+    write(own_videos / "list.csv", lines)
+    with pytest.raises(ManifestError, match=message):
+        ADAPTERS["videos"](own_videos, {"list": "list.csv"})
+
+
+def test_own_videos_tab_separated_list_and_split_numbers(own_videos):
+    from scenebias.datasets import dataset_splits
+
+    write(own_videos / "list.tsv", ["path\tlabel\tsplit1\tsplit3", "jump/Clip 01.MP4\tjump\ttrain\ttest"])
+    assert dataset_splits("videos", own_videos, {"list": "list.tsv"}) == [1, 3]
+    manifest, _, _ = adapt_and_reconcile("videos", own_videos, {"list": "list.tsv"})
+    assert manifest[["split1", "split3"]].values.tolist() == [["train", "test"]]
+    assert dataset_splits("videos", own_videos, {}) == [1]

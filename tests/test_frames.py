@@ -8,8 +8,8 @@ import pytest
 
 from conftest import lavfi_testsrc, make_video
 from scenebias.framepack import count_frames, read_frames
-from scenebias.frames import BadVideoError, extract_shard, extract_video
-from scenebias.media import ffmpeg_exe
+from scenebias.frames import BadVideoError, extract_shard, extract_video, pack_name
+from scenebias.media import ffmpeg_exe, parse_input_stream
 
 GOOD = {
     # name: (encoder options, expected frames, expected (w, h) at short side 32)
@@ -138,3 +138,72 @@ def test_jpeg_chroma_subsampling_is_a_setting(videos, tmp_path, chroma, subsampl
     assert record.status == "ok", record.error
     with zipfile.ZipFile(tmp_path / "v.zip") as zf:
         assert {chroma_subsampling(zf.read(n)) for n in zf.namelist()} == {subsampling}
+
+
+# Variable frame rate: 50 frames at 25 fps, then 10 frames 0.5 s apart. The header says 25 fps over 6.5 s (~163
+# frames); all 60 frames are there and decode without an error. (MP4 reports the average rate, 60 frames' worth.)
+VFR_PTS = "setpts='if(lt(N,50),N/25,2+(N-50)/2)/TB'"
+VFR = {
+    "vfr.mkv": ["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+    "vfr.avi": ["-c:v", "mpeg4"],  # AVI stores the gaps as empty frames, as a dropped-frame capture does
+}
+
+
+@pytest.mark.parametrize("name", sorted(VFR))
+def test_variable_frame_rate_video_keeps_all_its_frames(tmp_path, name):
+    video = make_video(
+        tmp_path / name, *lavfi_testsrc(seconds=10), "-frames:v", "60", "-vf", VFR_PTS, "-fps_mode", "vfr", *VFR[name]
+    )
+    header = parse_input_stream(subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video)], capture_output=True,
+                                               text=True).stderr)  # fmt: skip
+    assert header.duration * header.fps > 2 * 60  # duration x nominal rate would call it truncated
+    record = extract_video("v", video, tmp_path / "v.zip", short_side=32, jpeg_qscale=3)
+    assert record.status == "ok", record.error
+    assert record.n_frames == count_frames(tmp_path / "v.zip") == 60
+    frames = read_frames(tmp_path / "v.zip", [0, 49, 50, 59])
+    assert not np.array_equal(frames[1], frames[2]) and not np.array_equal(frames[2], frames[3])
+
+
+def test_failure_reasons_carry_no_ffmpeg_internals(videos, tmp_path):
+    """ffmpeg prefixes its messages with internal context ("[in#0/avi @ 0x55d0...]"); reasons leave it out."""
+    for name in ("truncated_whole.avi", "truncated_whole_faststart.mp4", "text.mp4", "truncated_whole.mp4"):
+        record = extract_video("v", videos / name, tmp_path / "v.zip", short_side=32, jpeg_qscale=3)
+        assert record.status == "failed" and record.error
+        assert " @ 0x" not in record.error and "[error]" not in record.error and "[in#" not in record.error, (
+            record.error
+        )
+
+
+def test_a_255_character_id_keeps_its_frames_and_its_shard(videos, tmp_path):
+    long_id = "v" * 250 + "_long"
+    table = pd.DataFrame({"video_id": ["h264", long_id, "xvid"], "path": ["h264.mp4", "h264.mp4", "xvid.avi"]})
+    index = extract_shard(table, videos, tmp_path / "packs", 32, 2, workers=2)
+    assert index["status"].tolist() == ["ok", "ok", "ok"], index["error"].tolist()
+    pack = index.set_index("video_id").loc[long_id, "pack"]
+    assert pack != f"{long_id}.zip" and len(pack.encode()) <= 200 and pack.startswith("vvvv")
+    assert count_frames(tmp_path / "packs" / pack) == 25
+    assert pack_name("v" * 250 + "_other") != pack  # distinct ids keep distinct names
+
+
+def test_a_video_whose_pack_cannot_be_written_fails_alone(videos, tmp_path):
+    packs = tmp_path / "packs"
+    (packs / "xvid.zip").mkdir(parents=True)  # a folder in the way of one video's pack
+    index = extract_shard(shard_table(["h264.mp4", "xvid.avi", "mjpeg.avi"]), videos, packs, 32, 2, workers=2)
+    assert index["status"].tolist() == ["ok", "failed", "ok"]
+    assert "IsADirectoryError" in index.loc[1, "error"]
+    assert sorted(p.name for p in packs.iterdir()) == ["h264.zip", "mjpeg.zip", "xvid.zip"]
+    assert not list(packs.glob(".*"))  # no temporary pack left behind
+
+
+def test_symbolic_links_are_followed_and_the_listed_path_kept(videos, tmp_path):
+    """A linked class folder and a linked video file are read where they point (outside the root, too); a broken
+    link is a recorded failure."""
+    root = tmp_path / "root"
+    (root / "jump").mkdir(parents=True)
+    (root / "jump" / "linked.mp4").symlink_to(videos / "h264.mp4")
+    (root / "run").symlink_to(videos, target_is_directory=True)
+    (root / "jump" / "broken.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    table = pd.DataFrame({"video_id": ["a", "b", "c"], "path": ["jump/linked.mp4", "run/xvid.avi", "jump/broken.mp4"]})
+    index = extract_shard(table, root, tmp_path / "packs", 32, 2)
+    assert index["status"].tolist() == ["ok", "ok", "failed"]
+    assert index["n_frames"].tolist()[:2] == [25, 25] and "broken symbolic link" in index.loc[2, "error"]

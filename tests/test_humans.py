@@ -243,6 +243,45 @@ def test_shard_boxes_with_motion_and_stride(tmp_path):
     )  # tie: earlier
 
 
+def panning_video(n: int = 12) -> np.ndarray:
+    """A moving camera: a window sliding 5 px per frame over a wide static scene, nobody in it."""
+    rng = np.random.default_rng(3)
+    wide = np.concatenate([background(rng), background(rng)], axis=1)
+    return np.stack([camera(wide[:, 5 * t : 5 * t + 128], rng) for t in range(n)])
+
+
+def test_whole_frame_motion_boxes_count_as_no_detection(tmp_path):
+    """On a moving camera everything moves: the motion box covers the frame and would mask the scene. Boxes above
+    humans.motion.max_area of the frame are dropped, counted per frame and in quality.json."""
+    from scenebias.humans.stage import box_quality
+
+    pan, (walk, _) = panning_video(), walking_video(seed=2)
+    raw = motion_boxes(pan, MotionSettings())
+    assert all(len(b) == 1 and (b[0, 2] - b[0, 0]) * (b[0, 3] - b[0, 1]) > 0.95 * 128 * 96 for b in raw)
+    rows = []
+    for name, frames in (("pan", pan), ("walk", walk)):
+        jpegs = []
+        for i, frame in enumerate(frames):
+            jpegs.append(tmp_path / name / f"{i:06d}.jpg")
+            jpegs[-1].parent.mkdir(exist_ok=True)
+            Image.fromarray(frame).save(jpegs[-1], quality=95)
+        write_pack(jpegs, tmp_path / "packs" / f"{name}.zip")
+        rows.append({"video_id": name, "status": "ok", "n_frames": 12, "pack": f"{name}.zip", "w": 128, "h": 96})
+    index = pd.DataFrame(rows)
+    videos = {v.video_id: v for v in shard_boxes(index, tmp_path / "packs", BOX_BACKENDS["motion"].build({}, {}), 2)}
+    assert all(len(b) == 0 for b in videos["pan"].frames) and not is_valid_video(videos["pan"].frames)
+    assert videos["pan"].dropped.tolist() == [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1]  # processed frames (stride 2)
+    assert videos["walk"].dropped.sum() == 0 and is_valid_video(videos["walk"].frames)
+    save_boxes(tmp_path / "boxes.npz", list(videos.values()))
+    assert load_boxes(tmp_path / "boxes.npz")["pan"].dropped.tolist() == videos["pan"].dropped.tolist()
+    quality = box_quality(tmp_path / "boxes.npz", 0.3, 0.7)
+    assert quality["large_boxes_dropped"] == {"boxes": 7, "frames": 7, "videos": 1}
+    assert quality["valid_videos"] == 1
+    # the threshold is a setting: at 1.0 nothing is dropped and the panning video would count as valid
+    (kept, _) = shard_boxes(index, tmp_path / "packs", BOX_BACKENDS["motion"].build({"max_area": 1.0}, {}), 2)
+    assert kept.dropped.sum() == 0 and is_valid_video(kept.frames)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # torchvision detector (random weights: shapes, loading and the person filter, not accuracy)
 

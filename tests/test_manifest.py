@@ -114,3 +114,25 @@ def test_shards_are_fixed_size_runs_of_sorted_ids(tmp_path):
     write_manifest(manifest, {"listed": 10}, tmp_path / "m.csv", tmp_path / "r.json")
     assert shard_names(tmp_path / "m.csv") == ["0000", "0001", "0002"]
     assert json.loads((tmp_path / "r.json").read_text())["shards"] == 3
+
+
+def test_linked_class_folders_and_files_are_found(tmp_path):
+    """A class folder linked in from elsewhere and a linked file count as on disk under their listed paths; a link
+    back up the tree is not walked forever."""
+    list_dir, video_root = write_tree(
+        tmp_path, {"trainlist01.txt": "jump/a.mp4 1\nrun/b.mp4 2\nrun/c.mp4 2\n"}, ["jump/a.mp4"]
+    )
+    (tmp_path / "other" / "run").mkdir(parents=True)
+    (tmp_path / "other" / "run" / "b.mp4").write_bytes(b"x")
+    (video_root / "run").symlink_to(tmp_path / "other" / "run", target_is_directory=True)
+    (tmp_path / "other" / "run" / "c.mp4").symlink_to(video_root / "jump" / "a.mp4")
+    (video_root / "jump" / "loop").symlink_to(video_root, target_is_directory=True)
+    manifest, report = reconcile_with_disk(read_ucf_style(list_dir), video_root)
+    assert manifest["path"].tolist() == ["jump/a.mp4", "run/b.mp4", "run/c.mp4"]
+    assert report["missing"] == 0 and report["unlisted"] == 0
+
+
+def test_no_listed_video_on_disk_is_a_clear_error(tmp_path):
+    list_dir, video_root = write_tree(tmp_path, {"trainlist01.txt": "jump/a.mp4 1\nrun/b.mp4 2\n"}, ["jump/x.mp4"])
+    with pytest.raises(ManifestError, match=r"none of the 2 listed videos is under .*videos \(e.g. jump/a.mp4\)"):
+        reconcile_with_disk(read_ucf_style(list_dir), video_root)

@@ -59,6 +59,9 @@ def test_smoke_outputs(smoke_run):
         "source": sum(world["source"].values()),
         "fine": sum(world["targets"]["fine"][k] for k in ("train", "test")),
     }
+    for ds in expected:  # on the static-camera world no motion box covers (almost) the whole frame
+        boxes = json.loads((results / ds / "humans" / "quality.json").read_text())
+        assert boxes["large_boxes_dropped"]["boxes"] == 0, ds
     for ds, n_videos in expected.items():
         manifest = pd.read_csv(results / ds / "manifest.csv", dtype={"shard": str})
         assert len(manifest) == n_videos
@@ -202,6 +205,7 @@ def test_report_and_html(smoke_run):
     for row in ("| baseline |", "| sdn |", "| scratch |"):
         assert row in md
     assert "Scene-bias measures" in md and "Dataset scene bias" in md
+    assert "## Videos per dataset" in md and "| fine | 24 | 24 | 0 | 0 | – | 0 | – |" in md
     runs = pd.read_csv(report / "runs.csv")
     assert len(runs) == 3 and runs["video_top1"].between(0, 1).all()
     assert (report / "bias_measures.png").stat().st_size > 1000

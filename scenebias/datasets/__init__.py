@@ -14,6 +14,11 @@ Options per kind (all optional; unknown ones fail):
     diving48    version "V2" | "V1", video_dir "rgb", list_dir ".", extension ".mp4"
     kinetics    split_dirs {train: train, val: test} (class folders) or csv <file(s)> (flat folder),
                 video_dir ".", subset_lists {train: train_ytid_list.txt, val: val_ytid_list.txt}
+    videos      your own videos, <root>/videos/<class>/<any name>.<ext>: video_dir "videos", list <file> or
+                {role: file} (path,label,split...; MMAction2 lists), test_fraction 0.3 (roles without a list)
+
+`dataset_splits(kind, root, options)` says which split numbers an adapter gives with those options, so that the
+config check can refuse a run that asks for a split the dataset does not have before any job starts.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from scenebias.datasets import diving48, hmdb51, kinetics, ucf101
-from scenebias.datasets.common import merge_options, role_counts
+from scenebias.datasets import diving48, hmdb51, kinetics, ucf101, videos
+from scenebias.datasets.common import merge_options, role_counts, split_numbers
 from scenebias.datasets.diving48 import read_diving48
 from scenebias.datasets.hmdb51 import read_hmdb51
 from scenebias.datasets.kinetics import read_kinetics
@@ -48,6 +53,40 @@ ADAPTERS: dict[str, Adapter] = {
     "hmdb51": hmdb51.adapt,
     "diving48": diving48.adapt,
     "kinetics": kinetics.adapt,
+    "videos": videos.adapt,
 }
 
-__all__ = ["ADAPTERS", "Adapter", "read_diving48", "read_hmdb51", "read_kinetics", "read_ucf101", "read_ucf_style"]
+
+OPTION_DEFAULTS = {
+    "synthetic": {},
+    "ucf101": ucf101.DEFAULTS,
+    "hmdb51": hmdb51.DEFAULTS,
+    "diving48": diving48.DEFAULTS,
+    "kinetics": kinetics.DEFAULTS,
+    "videos": videos.DEFAULTS,
+}
+
+
+def dataset_splits(kind: str, root: Path | None, options: dict) -> list[int]:
+    """The split numbers (`split<k>` columns) the adapter of `kind` gives with these options, which are checked
+    (unknown names, splits the dataset lacks) as the adapter would. Only a `videos` dataset with a list file reads
+    the disk (the list's header, under root); without root its answer is [1]."""
+    opts = merge_options(kind, options, OPTION_DEFAULTS[kind])
+    if kind in ("ucf101", "hmdb51"):
+        return split_numbers(kind, opts["splits"], (1, 2, 3))
+    if kind == "videos":
+        videos.check_options(opts)
+        return videos.list_splits(Path(root), options or {}) if root is not None else [1]
+    return [1]  # synthetic (<set>list01.txt), diving48 and kinetics: one split
+
+
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "dataset_splits",
+    "read_diving48",
+    "read_hmdb51",
+    "read_kinetics",
+    "read_ucf101",
+    "read_ucf_style",
+]

@@ -9,6 +9,8 @@ A boxes file (`.npz`) holds, for N videos with F frames in total and B boxes in 
     carried       (F,)    bool    True where the frame was skipped (stride) and its boxes copied from the nearest
                                   processed frame
     frame_sizes   (N, 2)  int32   (w, h) of each video's frames
+    dropped       (F,)    int32   boxes dropped on the frame for covering (almost) the whole frame (motion backend's
+                                  humans.motion.max_area); optional, files without it read as zeros
 
 Frame indices are those of the frame packs, so boxes line up with every other stage.
 """
@@ -33,10 +35,13 @@ class VideoBoxes:
     frames: list[np.ndarray]
     size: tuple[int, int]  # (w, h)
     carried: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    dropped: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # whole-frame boxes dropped per frame
 
     def __post_init__(self):
         if len(self.carried) != len(self.frames):
             self.carried = np.zeros(len(self.frames), bool)
+        if len(self.dropped) != len(self.frames):
+            self.dropped = np.zeros(len(self.frames), np.int32)
 
 
 def empty_boxes() -> np.ndarray:
@@ -62,6 +67,19 @@ def carry_to_all_frames(
     return out, carried
 
 
+def drop_large_boxes(boxes: list[np.ndarray], size: tuple[int, int], max_area: float) -> tuple[list, np.ndarray]:
+    """Per-frame boxes without those covering more than `max_area` of the (w, h) frame, and how many each frame
+    lost. Such a box (everything moved: a panning or shaking camera) would mask the scene, not a person."""
+    w, h = size
+    kept, dropped = [], np.zeros(len(boxes), np.int32)
+    for t, frame_boxes in enumerate(boxes):
+        area = (frame_boxes[:, 2] - frame_boxes[:, 0]) * (frame_boxes[:, 3] - frame_boxes[:, 1])
+        large = area > max_area * w * h
+        kept.append(frame_boxes[~large])
+        dropped[t] = int(large.sum())
+    return kept, dropped
+
+
 def save_boxes(path: Path, videos: list[VideoBoxes]) -> None:
     frame_counts = [len(v.frames) for v in videos]
     per_frame = [f for v in videos for f in v.frames]
@@ -76,6 +94,7 @@ def save_boxes(path: Path, videos: list[VideoBoxes]) -> None:
         boxes=np.concatenate(per_frame).astype(np.float32) if per_frame else empty_boxes(),
         carried=np.concatenate([v.carried for v in videos]).astype(bool) if videos else np.zeros(0, bool),
         frame_sizes=np.array([v.size for v in videos], dtype=np.int32).reshape(-1, 2),
+        dropped=np.concatenate([v.dropped for v in videos]).astype(np.int32) if videos else np.zeros(0, np.int32),
     )
     tmp.replace(path)
 
@@ -87,13 +106,15 @@ def load_boxes(path: Path, video_ids: Collection[str] | None = None) -> dict[str
         ids = data["video_ids"].tolist()
         fo, bo, boxes = data["frame_offsets"], data["box_offsets"], data["boxes"]
         carried, sizes = data["carried"], data["frame_sizes"]
+        dropped = data["dropped"] if "dropped" in data.files else np.zeros(len(carried), np.int32)
     wanted = None if video_ids is None else set(video_ids)
     out = {}
     for i, vid in enumerate(ids):
         if wanted is not None and vid not in wanted:
             continue
         frames = [boxes[bo[f] : bo[f + 1]] for f in range(fo[i], fo[i + 1])]
-        out[vid] = VideoBoxes(vid, frames, tuple(int(s) for s in sizes[i]), carried[fo[i] : fo[i + 1]].copy())
+        span = slice(fo[i], fo[i + 1])
+        out[vid] = VideoBoxes(vid, frames, tuple(int(s) for s in sizes[i]), carried[span].copy(), dropped[span].copy())
     return out
 
 

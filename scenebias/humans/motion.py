@@ -7,7 +7,9 @@ least `min_area` (fraction of the frame) becomes a box, padded by `pad` pixels. 
 foreground strength, diff / (2 * diff_threshold) clipped to [0.5, 1], so every kept box passes the paper's 0.3.
 
 This needs no weights and works on any static-camera footage (people walking past a fixed camera); it cannot see
-a person who does not move, which the quality JSON of the synthetic world makes visible (actor-pixel recall).
+a person who does not move, which the quality JSON of the synthetic world makes visible (actor-pixel recall). On a
+moving camera everything moves and the box covers the whole frame: the stage drops boxes larger than `max_area`
+of the frame (no detection on that frame) and counts them in quality.json.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class MotionSettings:
     dilate_px: int = 1
     merge_px: int = 3
     pad: int = 1
+    max_area: float = 0.95  # boxes covering more of the frame are dropped by the stage (scenebias.humans.stage)
 
 
 def foreground(frames: np.ndarray, settings: MotionSettings) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from scenebias.humans.boxes import (
     VideoBoxes,
     actor_coverage,
     carry_to_all_frames,
+    drop_large_boxes,
     empty_boxes,
     is_valid_video,
     load_boxes,
@@ -49,8 +50,9 @@ def oracle_boxes(actor_boxes_csv: Path) -> Callable[[str, int, int, np.ndarray],
 
 
 # A box finder answers, for one video: its frame-index row, the processed frame indices, and a function that
-# reads those frames (called only by backends that look at pixels) -> per processed frame an (M, 5) box array.
-BoxFinder = Callable[[object, np.ndarray, Callable[[], np.ndarray]], list[np.ndarray]]
+# reads those frames (called only by backends that look at pixels) -> (per processed frame an (M, 5) box array,
+# per processed frame the number of boxes the backend dropped, or None).
+BoxFinder = Callable[[object, np.ndarray, Callable[[], np.ndarray]], tuple[list[np.ndarray], np.ndarray | None]]
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,11 @@ def _motion(settings: dict, files: dict[str, Path]) -> BoxFinder:
     from scenebias.humans.motion import MotionSettings, motion_boxes  # scipy: imported when used, not when planning
 
     motion = MotionSettings(**settings)
-    return lambda row, idx, frames: motion_boxes(frames(), motion)
+
+    def find(row, idx, frames):  # boxes covering (almost) the whole frame mask the scene, not a person: dropped
+        return drop_large_boxes(motion_boxes(frames(), motion), (int(row.w), int(row.h)), motion.max_area)
+
+    return find
 
 
 def _torchvision(settings: dict, files: dict[str, Path]) -> BoxFinder:
@@ -78,7 +84,7 @@ def _torchvision(settings: dict, files: dict[str, Path]) -> BoxFinder:
         settings["model"], files.get("weights"), settings["short_side"], settings["min_score"]
     )
     detect = detectors.torchvision_detect(model, settings["device"], settings["half"], settings["batch_size"])
-    return lambda row, idx, frames: detect(frames())
+    return lambda row, idx, frames: (detect(frames()), None)
 
 
 def _detectron2(settings: dict, files: dict[str, Path]) -> BoxFinder:
@@ -88,14 +94,14 @@ def _detectron2(settings: dict, files: dict[str, Path]) -> BoxFinder:
         settings["config"], files.get("weights"), settings["device"], settings["short_side"], settings["min_score"]
     )
     detect = detectors.detectron2_detect(predictor)
-    return lambda row, idx, frames: detect(frames())
+    return lambda row, idx, frames: (detect(frames()), None)
 
 
 def _oracle(settings: dict, files: dict[str, Path]) -> BoxFinder:
     if files.get("oracle") is None:
         raise ValueError("the oracle backend needs a synthetic dataset's actor_boxes.csv (--oracle)")
     boxes = oracle_boxes(files["oracle"])
-    return lambda row, idx, frames: boxes(row.video_id, int(row.src_w), int(row.w), idx)
+    return lambda row, idx, frames: (boxes(row.video_id, int(row.src_w), int(row.w), idx), None)
 
 
 BOX_BACKENDS = {
@@ -108,14 +114,18 @@ BOX_BACKENDS = {
 
 def shard_boxes(index: pd.DataFrame, packs: Path, find: BoxFinder, stride: int, name: str = "") -> list[VideoBoxes]:
     """Boxes for every frame of every extracted video in a shard's frame index (processed frames every
-    `stride`, carried to the frames between)."""
+    `stride`, carried to the frames between), with the boxes the backend dropped counted per frame
+    (VideoBoxes.dropped; the motion backend drops boxes over `max_area` of the frame)."""
     out = []
     for row in tqdm(list(ok_videos(index).itertuples()), desc=f"boxes {name}".strip(), unit="video", mininterval=2):
-        n = int(row.n_frames)
+        n, size = int(row.n_frames), (int(row.w), int(row.h))
         idx = processed_frames(n, stride)
-        found = find(row, idx, lambda row=row, idx=idx: read_frames(packs / row.pack, idx.tolist()))
+        found, dropped_at = find(row, idx, lambda row=row, idx=idx: read_frames(packs / row.pack, idx.tolist()))
+        dropped = np.zeros(n, np.int32)
+        if dropped_at is not None:
+            dropped[idx] = dropped_at
         per_frame, carried = carry_to_all_frames(n, idx, found)
-        out.append(VideoBoxes(row.video_id, per_frame, (int(row.w), int(row.h)), carried))
+        out.append(VideoBoxes(row.video_id, per_frame, size, carried, dropped))
     return out
 
 
@@ -139,6 +149,11 @@ def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir
         "valid_videos": int(sum(valid.values())),
         "valid_rule": {"score_threshold": threshold, "min_frame_ratio": valid_ratio},
         "frames_with_box": float(np.mean([bool(len(b)) for v in videos.values() for b in v.frames] or [0])),
+        "large_boxes_dropped": {
+            "boxes": int(sum(v.dropped.sum() for v in videos.values())),
+            "frames": int(sum((v.dropped > 0).sum() for v in videos.values())),
+            "videos": int(sum(bool(v.dropped.any()) for v in videos.values())),
+        },
     }
     if truth_dir is not None and (truth_dir / "actor_masks.npz").is_file():
         masks = load_actor_masks(truth_dir / "actor_masks.npz")

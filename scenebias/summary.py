@@ -1,0 +1,178 @@
+"""What a run left out, per dataset, and where the details are: printed at the end of every Snakemake run (the
+Snakefile's onsuccess/onerror) and a section of the report.
+
+Read from the files the stages write: `<ds>/manifest_report.json` (listed videos missing on disk; Kinetics ids
+selected but not downloaded), the frame indexes (`<ds>/frames/report.json` once merged, else the shards'
+`index.csv` written so far, so a run that stopped early still says what failed) and `<ds>/humans/quality.json`
+(whole-frame motion boxes dropped). A dataset whose manifest job failed shows that job's error line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from scenebias.paths import Layout
+
+EXAMPLES = 3  # example videos shown per reason
+
+
+@dataclass
+class DatasetSummary:
+    name: str
+    listed: int | None = None  # videos the lists name (None: no manifest yet)
+    missing: int = 0  # listed but not on disk
+    missing_examples: list[str] = field(default_factory=list)
+    extracted: int | None = None  # videos with frames (None: no frame index yet)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (video id, reason)
+    dropped_boxes: dict | None = None
+    manifest_error: str | None = None
+    details: list[str] = field(default_factory=list)  # files that hold the details
+
+    @property
+    def left_out(self) -> int:
+        return self.missing + len(self.failed)
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a failure reason, for grouping: its first part (before ' | '), without a file path and with
+    numbers replaced by N; every truncation is one kind."""
+    head = reason.split(" | ", 1)[0].strip()
+    head = re.split(r":\s*['\"]?/", head, maxsplit=1)[0]
+    if head.startswith("truncated"):
+        return "truncated"
+    return re.sub(r"\d+", "N", head)[:80] or "unknown"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _manifest_error(log: Path) -> str | None:
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    return errors[-1].removeprefix("error:").strip() if errors else None
+
+
+def dataset_summary(results: Path, name: str) -> DatasetSummary:
+    """What one dataset left out, read from the stages' files (named by scenebias.paths)."""
+    P = Layout(str(results))  # noqa: N806  (the rules' name for the layout)
+    summary = DatasetSummary(name)
+    manifest = _read_json(Path(P("manifest_report", ds=name)))
+    if manifest is None or not Path(P("manifest", ds=name)).is_file():
+        log = Path(P("logs")) / "manifest" / f"{name}.log"
+        summary.manifest_error = _manifest_error(log)
+        if summary.manifest_error:
+            summary.details.append(str(log))
+        return summary
+    selection = manifest.get("adapter", {}).get("selection", {})
+    not_downloaded = int(selection.get("missing", 0)) if "selected" in selection else 0
+    summary.listed = int(manifest.get("listed", 0)) + not_downloaded
+    summary.missing = int(manifest.get("missing", 0)) + not_downloaded
+    summary.missing_examples = (manifest.get("missing_examples", []) + selection.get("missing_examples", []))[:EXAMPLES]
+    if summary.missing:
+        summary.details.append(P("manifest_report", ds=name))
+    frames = _read_json(Path(P("frames_report", ds=name)))
+    if frames is not None:
+        summary.extracted = int(frames["ok"])
+        summary.failed = [(v["video_id"], str(v["error"])) for v in frames.get("failed_videos", [])]
+        if summary.failed:
+            summary.details.append(P("frames_report", ds=name))
+    else:
+        shard_pattern = Path(P("shard_frames", ds=name, shard="*"), "index.csv")
+        shards = sorted(shard_pattern.parent.parent.glob(f"{shard_pattern.parent.name}/index.csv"))
+        if shards:
+            index = pd.concat([pd.read_csv(p, keep_default_na=False) for p in shards], ignore_index=True)
+            summary.extracted = int((index["status"] == "ok").sum())
+            bad = index[index["status"] != "ok"]
+            summary.failed = list(zip(bad["video_id"].astype(str), bad["error"].astype(str), strict=True))
+            if summary.failed:
+                summary.details.append(P("shard_frames", ds=name, shard="<shard>") + "/index.csv")
+    if summary.failed:
+        summary.details.append(str(Path(P("logs")) / "frames" / name) + "/")
+    quality = _read_json(Path(P("boxes_quality", ds=name)))
+    if quality and quality.get("large_boxes_dropped", {}).get("boxes"):
+        summary.dropped_boxes = quality["large_boxes_dropped"]
+        summary.details.append(P("boxes_quality", ds=name))
+    return summary
+
+
+def failure_groups(failed: list[tuple[str, str]]) -> list[tuple[str, int, list[str]]]:
+    """(reason kind, count, example ids), most frequent first."""
+    counts = Counter(reason_kind(r) for _, r in failed)
+    return [(kind, n, [v for v, r in failed if reason_kind(r) == kind][:EXAMPLES]) for kind, n in counts.most_common()]
+
+
+def summary_lines(s: DatasetSummary) -> list[str]:
+    """Plain-text lines for one dataset."""
+    if s.manifest_error:
+        return [f"{s.name}: no manifest: {s.manifest_error}"]
+    if s.listed is None:
+        return [f"{s.name}: not processed yet"]
+    head = f"{s.name}: {s.listed} listed"
+    if s.extracted is not None:
+        head += f", {s.extracted} with frames"
+    if not s.left_out:
+        return [head + ", none left out"]
+    lines = [head + f", {s.left_out} left out:"]
+    if s.missing:
+        lines.append(f"  {s.missing} missing on disk (e.g. {', '.join(s.missing_examples)})")
+    for kind, n, examples in failure_groups(s.failed):
+        lines.append(f"  {n} failed: {kind} (e.g. {', '.join(examples)})")
+    return lines
+
+
+def box_lines(s: DatasetSummary) -> list[str]:
+    d = s.dropped_boxes
+    if not d:
+        return []
+    return [
+        f"  human boxes: {d['boxes']} whole-frame motion boxes dropped on {d['frames']} frame(s) of {d['videos']} "
+        "video(s) (humans.motion.max_area)"
+    ]
+
+
+def run_summary(results: Path | str, datasets: list[str]) -> str:
+    """The end-of-run text: per dataset, how many videos were listed, kept and left out (by reason), and where the
+    details are."""
+    summaries = [dataset_summary(Path(results), name) for name in datasets]
+    lines = ["Videos per dataset (left out = listed but missing on disk, or frames could not be extracted):"]
+    for s in summaries:
+        lines += ["  " + line for line in summary_lines(s) + box_lines(s)]
+        if s.details:
+            lines.append(f"    details: {', '.join(s.details)}")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def left_out_markdown(results: Path | str, datasets: list[str]) -> str:
+    """The report's table of videos left out per dataset."""
+    rows = ["| dataset | listed | with frames | missing on disk | failed | reasons (count, e.g.) | whole-frame boxes "
+            "dropped | details |"]  # fmt: skip
+    rows.append("|---|---|---|---|---|---|---|---|")
+    for name in datasets:
+        s = dataset_summary(Path(results), name)
+        if s.listed is None:
+            continue
+        reasons = "; ".join(f"{kind} ({n}, e.g. {examples[0]})" for kind, n, examples in failure_groups(s.failed))
+        reasons = _cell(reasons)
+        rows.append(
+            f"| {name} | {s.listed} | {'–' if s.extracted is None else s.extracted} | {s.missing} | {len(s.failed)} "
+            f"| {reasons or '–'} | {(s.dropped_boxes or {}).get('boxes', 0)} "
+            f"| {', '.join(f'`{d}`' for d in s.details) or '–'} |"
+        )
+    return "\n".join(rows)
