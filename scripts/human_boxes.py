@@ -23,10 +23,10 @@ def make_detector(backend: str, settings: dict, weights: str | None):
         )
         return detectors.torchvision_detect(model, settings["device"], settings["half"], settings["batch_size"])
     if backend == "detectron2":
-        predictor = detectors.build_detectron2_predictor(
-            settings["config"], weights, settings["device"], settings["short_side"], settings["min_score"]
+        detector = detectors.build_detectron2_detector(
+            settings["config"], weights, settings["short_side"], settings["min_score"]
         )
-        return detectors.detectron2_detect(predictor)
+        return detectors.detectron2_detect(detector, settings["device"], settings["batch_size"])
     return None
 
 
@@ -46,7 +46,7 @@ def main() -> None:
     index = pd.read_csv(args.index, keep_default_na=False)
     try:
         detect = make_detector(args.backend, settings, args.weights)
-    except detectors.BackendUnavailable as exc:
+    except (detectors.BackendUnavailable, ValueError, FileNotFoundError) as exc:
         sys.exit(f"error: {exc}")
     if args.backend == "oracle" and args.oracle_boxes is None:
         sys.exit("error: the oracle backend needs --oracle-boxes (a synthetic dataset's actor_boxes.csv)")
