@@ -250,3 +250,49 @@ def test_broken_detectron2_shows_the_real_cause(shard, tmp_path):
     assert f"detectron2 is installed ({overlay / 'detectron2'}) but cannot be imported" in message, proc.stderr
     assert "ModuleNotFoundError: No module named 'pkg_resources'" in message
     assert "'setuptools<82'" in message and "not on PyPI" not in message
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The install recipes (the conda one cannot run here: no conda channels, no git; `make detectron2-env` runs the
+# same post-deploy script on the yaml's pip list for the test env)
+
+
+def test_install_recipes_agree():
+    """One pinned commit everywhere (the adapter's help, the post-deploy script); built without build isolation;
+    setuptools < 82 in the yaml; the venv recipe takes its packages from the yaml and runs the post-deploy script."""
+    from test_envs import env_packages
+
+    post_deploy = (REPO / "envs" / "detectron2.post-deploy.sh").read_text()
+    assert re.search(rf"^DETECTRON2_COMMIT={DETECTRON2_COMMIT}$", post_deploy, re.M)
+    assert "git+https://github.com/facebookresearch/detectron2.git@$DETECTRON2_COMMIT" in post_deploy
+    assert "--no-build-isolation" in post_deploy and "--no-deps" in post_deploy
+    packages = env_packages(REPO / "envs" / "detectron2.yaml")
+    assert packages["setuptools"] == "<82" and packages["detectron2"] == ""
+    assert packages["torch"] == "==2.14.1"  # test_envs checks every pin against pyproject.toml
+    for name in ("fvcore", "iopath", "yacs", "omegaconf", "hydra-core", "pycocotools", "termcolor"):
+        assert name in packages, name
+    venv_recipe = (REPO / "envs" / "detectron2-venv.sh").read_text()
+    assert "detectron2.yaml" in venv_recipe and 'bash "$here/detectron2.post-deploy.sh"' in venv_recipe
+
+
+def test_test_env_has_what_the_yaml_asks_for():
+    """The env `make detectron2-env` built: every pip package of envs/detectron2.yaml at a version its spec
+    allows, setuptools < 82 first on the path, detectron2 from the pinned commit's version."""
+    from test_envs import env_packages
+
+    specs = {k: v for k, v in env_packages(REPO / "envs" / "detectron2.yaml").items() if k != "python"}
+    code = (
+        "import json, sys\nfrom importlib.metadata import version, PackageNotFoundError\nout = {}\n"
+        "for name in sys.argv[1:]:\n    try: out[name] = version(name)\n    except PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
+    )
+    found = json.loads(run_in_detectron2_env("-c", code, *specs).stdout.strip().splitlines()[-1])
+    from packaging.specifiers import SpecifierSet
+
+    for name, spec in specs.items():
+        if name in ("cxx-compiler", "ninja", "pip"):  # conda build tools
+            continue
+        assert name in found, f"{name} is not installed in {D2_VENV}"
+        assert SpecifierSet(spec.replace("=", "==") if spec.startswith("=") and not spec.startswith("==") else spec
+                            ).contains(found[name], prereleases=True), (name, spec, found[name])  # fmt: skip
+    assert found["detectron2"] == "0.6"
