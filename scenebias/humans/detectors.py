@@ -114,7 +114,7 @@ DETECTRON2_HELP = (
     "the detectron2 backend needs the detectron2 package, which is not on PyPI: with `--sdm conda` Snakemake "
     "builds it for the human-box rule (envs/detectron2.yaml, then envs/detectron2.post-deploy.sh); in a plain "
     "venv run `bash envs/detectron2-venv.sh .venv .venv-detectron2` and put .venv-detectron2/bin first on PATH "
-    "(it installs torch's companions, 'setuptools<82' and then `pip install --no-build-isolation "
+    "(it installs 'setuptools<82' and detectron2's dependencies, then `pip install --no-build-isolation "
     f"'git+https://github.com/facebookresearch/detectron2.git@{DETECTRON2_COMMIT}'`; docs/detectron2.md). "
     "Or set humans.backend to 'torchvision' (same COCO Mask R-CNN family, weights from a file) or 'motion' "
     "(offline)"
@@ -227,8 +227,7 @@ def load_detectron2_weights(checkpointer_class, model, path: str, config_name: s
     shapes = [f"{k} {tuple(a)} in the file, {tuple(b)} in the model" for k, a, b in bad.incorrect_shapes]
     if bad.missing_keys or bad.unexpected_keys or shapes:
         raise ValueError(
-            f"{path} does not match detectron2's {config_name}: "
-            f"{_few(bad.missing_keys)} of the model's tensors missing from the file "
+            f"{path} does not match detectron2's {config_name}: missing keys {_few(bad.missing_keys)} "
             f"({len(bad.missing_keys)} in all), unexpected keys {_few(bad.unexpected_keys)} "
             f"({len(bad.unexpected_keys)} in all), wrong shapes {_few(shapes)}; expected {DETECTRON2_WEIGHTS_FORMAT}"
         )
