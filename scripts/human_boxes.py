@@ -37,7 +37,7 @@ def main() -> None:
     index = pd.read_csv(args.index, keep_default_na=False)
     try:
         find = BOX_BACKENDS[args.backend].build(settings, files)
-    except (BackendUnavailable, ValueError) as exc:
+    except (BackendUnavailable, ValueError, FileNotFoundError) as exc:
         sys.exit(f"error: {exc}")
     videos = shard_boxes(index, args.packs, find, args.stride, args.backend)
     save_boxes(args.out, videos)

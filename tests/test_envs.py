@@ -36,12 +36,18 @@ def parse_requirement(text: str) -> tuple[str, str]:
 
 
 def env_packages(path: Path) -> dict[str, str]:
+    """Name -> version spec of what an env file installs, including what its Snakemake post-deploy script
+    (`<env>.post-deploy.sh`) installs from git (envs/detectron2.post-deploy.sh: detectron2)."""
     env = yaml.safe_load(path.read_text())
     packages = {}
     for dep in env["dependencies"]:
         for item in dep["pip"] if isinstance(dep, dict) else [dep]:
             name, spec = parse_requirement(item)
             packages[name] = spec
+    post_deploy = path.with_name(f"{path.stem}.post-deploy.sh")
+    if post_deploy.is_file():
+        for repo in re.findall(r"git\+https://\S+?/([\w.-]+?)\.git@", post_deploy.read_text()):
+            packages[repo.lower()] = ""
     return packages
 
 

@@ -1,7 +1,6 @@
 """Human boxes: the box file format, the paper's masking rules, and the backends (motion, torchvision with random
-weights, the Detectron2 adapter with a stand-in predictor, the oracle)."""
+weights, the oracle; detectron2 in tests/test_detectron2.py)."""
 
-import importlib.util
 import io
 
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO
 from scenebias.framepack import write_pack
 from scenebias.humans.boxes import (
     VideoBoxes,
@@ -22,13 +20,7 @@ from scenebias.humans.boxes import (
     processed_frames,
     save_boxes,
 )
-from scenebias.humans.detectors import (
-    BackendUnavailable,
-    build_detectron2_predictor,
-    build_torchvision_detector,
-    detectron2_detect,
-    torchvision_detect,
-)
+from scenebias.humans.detectors import build_torchvision_detector, torchvision_detect
 from scenebias.humans.motion import MotionSettings, motion_boxes
 from scenebias.humans.stage import BOX_BACKENDS, oracle_boxes, shard_boxes
 
@@ -127,6 +119,16 @@ def test_valid_video_at_exactly_seventy_percent(n):
     assert not is_valid_video([hit] * (k - 1) + [miss] * (n - k + 1))
     assert not is_valid_video([hit] * (k - 1) + [weak] * (n - k + 1))  # weak boxes do not count
     assert not is_valid_video([])
+
+
+def test_valid_video_counts_scores_strictly_above_the_threshold():
+    """The official is_video_valid_det counts a frame when a box scores > 0.3 (masking fills >= 0.3)."""
+    at, above = boxes([0, 0, 5, 5, 0.3]), boxes([0, 0, 5, 5, 0.30001], [1, 1, 4, 4, 0.3])
+    assert not is_valid_video([at] * 10)
+    assert is_valid_video([above] * 10)
+    frames = np.full((1, 8, 8, 3), 9, np.uint8)
+    frames[0, 0, 0] = 255
+    assert not np.array_equal(mask_humans(frames, [at]), frames)  # yet a box at 0.3 is masked
 
 
 def test_actor_coverage_counts_actor_pixels_inside_kept_boxes():
@@ -365,68 +367,7 @@ def test_unknown_torchvision_model_is_refused():
         build_torchvision_detector("yolo", None, short_side=64, min_score=0.0)
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Detectron2 adapter (a stand-in predictor: detectron2 is not on PyPI)
-
-
-class StandInBoxes:
-    def __init__(self, tensor):
-        self.tensor = tensor
-
-
-class StandInInstances:
-    """What DefaultPredictor returns under "instances": pred_boxes.tensor, scores, pred_classes; .to(device)."""
-
-    def __init__(self, xyxy, scores, classes):
-        self.pred_boxes = StandInBoxes(torch.tensor(xyxy, dtype=torch.float32).reshape(-1, 4))
-        self.scores = torch.tensor(scores, dtype=torch.float32)
-        self.pred_classes = torch.tensor(classes, dtype=torch.int64)
-
-    def to(self, device):
-        assert device == "cpu"
-        return self
-
-
-class StandInPredictor:
-    def __init__(self, outputs):
-        self.outputs, self.images = outputs, []
-
-    def __call__(self, image):
-        self.images.append(image.copy())
-        return {"instances": self.outputs[len(self.images) - 1]}
-
-
-def test_detectron2_adapter_keeps_person_boxes_and_scores():
-    predictor = StandInPredictor(
-        [
-            StandInInstances([[1, 2, 10, 20], [3, 3, 9, 9], [5, 6, 30, 40]], [0.9, 0.8, 0.4], [0, 2, 0]),
-            StandInInstances([[0, 0, 4, 4], [1, 1, 5, 5]], [0.95, 0.7], [5, 17]),  # no person
-            StandInInstances([], [], []),  # nothing at all
-        ]
-    )
-    frames = np.random.default_rng(0).integers(0, 256, (3, 48, 64, 3), dtype=np.uint8)
-    found = detectron2_detect(predictor)(frames)
-    assert len(found) == 3 and all(b.dtype == np.float32 for b in found)
-    assert np.array_equal(found[0], boxes([1, 2, 10, 20, 0.9], [5, 6, 30, 40, 0.4]))
-    assert found[1].shape == (0, 5) and found[2].shape == (0, 5)
-    for frame, image in zip(frames, predictor.images, strict=True):  # DefaultPredictor expects BGR
-        assert np.array_equal(image, frame[:, :, ::-1])
-
-
-DETECTRON2_INSTALLED = importlib.util.find_spec("detectron2") is not None
-
-
-@pytest.mark.skipif(DETECTRON2_INSTALLED, reason="detectron2 is installed here")
-def test_detectron2_missing_says_how_to_get_it():
-    with pytest.raises(BackendUnavailable) as info:
-        build_detectron2_predictor("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml", None, "cpu", 240, 0.05)
-    message = str(info.value)
-    assert "envs/detectron2.yaml" in message
-    assert "'torchvision'" in message and "'motion'" in message
-
-
-def test_detectron2_help_names_an_env_file_that_exists():
-    assert (REPO / "envs" / "detectron2.yaml").is_file()
+# Detectron2: the real library in its own env is tested in tests/test_detectron2.py
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -23,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-PAPER_SCORE_THRESHOLD = 0.3  # official code: boxes with score >= 0.3 are filled
-PAPER_VALID_RATIO = 0.7  # official code: a video is kept for the masked branch if >= 70 % of frames have a box
+# Official code (vt-vl-lab/SDN datasets/kinetics.py): `maskout_human` fills boxes with score >= 0.3;
+# `is_video_valid_det` counts a frame when one of its boxes scores > 0.3 and keeps the video if >= 70 % do.
+PAPER_SCORE_THRESHOLD = 0.3
+PAPER_VALID_RATIO = 0.7
 
 
 @dataclass
@@ -153,13 +155,14 @@ def mask_humans(frames: np.ndarray, boxes: list[np.ndarray], threshold: float = 
 
 
 def frames_with_detection(boxes: list[np.ndarray], threshold: float = PAPER_SCORE_THRESHOLD) -> np.ndarray:
-    return np.array([bool(len(b)) and bool((b[:, 4] >= threshold).any()) for b in boxes])
+    """Per frame: has a box scoring strictly above threshold (the official `is_video_valid_det` uses `>`)."""
+    return np.array([bool(len(b)) and bool((b[:, 4] > threshold).any()) for b in boxes])
 
 
 def is_valid_video(
     boxes: list[np.ndarray], threshold: float = PAPER_SCORE_THRESHOLD, ratio: float = PAPER_VALID_RATIO
 ) -> bool:
-    """The official rule: at least `ratio` of the frames have a box with score >= threshold."""
+    """The official rule: at least `ratio` of the frames have a box with score > threshold."""
     if not boxes:
         return False
     return float(frames_with_detection(boxes, threshold).mean()) >= ratio

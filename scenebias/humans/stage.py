@@ -77,11 +77,15 @@ def _motion(settings: dict, files: dict[str, Path]) -> BoxFinder:
     return find
 
 
+def _weights(files: dict[str, Path]) -> str | None:
+    return str(files["weights"]) if files.get("weights") is not None else None
+
+
 def _torchvision(settings: dict, files: dict[str, Path]) -> BoxFinder:
     from scenebias.humans import detectors
 
     model = detectors.build_torchvision_detector(
-        settings["model"], files.get("weights"), settings["short_side"], settings["min_score"]
+        settings["model"], _weights(files), settings["short_side"], settings["min_score"]
     )
     detect = detectors.torchvision_detect(model, settings["device"], settings["half"], settings["batch_size"])
     return lambda row, idx, frames: (detect(frames()), None)
@@ -90,10 +94,10 @@ def _torchvision(settings: dict, files: dict[str, Path]) -> BoxFinder:
 def _detectron2(settings: dict, files: dict[str, Path]) -> BoxFinder:
     from scenebias.humans import detectors
 
-    predictor = detectors.build_detectron2_predictor(
-        settings["config"], files.get("weights"), settings["device"], settings["short_side"], settings["min_score"]
+    detector = detectors.build_detectron2_detector(
+        settings["config"], _weights(files), settings["short_side"], settings["min_score"]
     )
-    detect = detectors.detectron2_detect(predictor)
+    detect = detectors.detectron2_detect(detector, settings["device"], settings["batch_size"])
     return lambda row, idx, frames: (detect(frames()), None)
 
 
