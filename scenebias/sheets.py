@@ -232,12 +232,12 @@ def stratified_sample(classes: Sequence[str], n: int, seed: int) -> list[int]:
 
 
 def person_shares(boxes_npz: Path, threshold: float) -> pd.Series:
-    """Per video of a boxes file: the share of its frames with a box of score >= threshold (what the paper's
+    """Per video of a boxes file: the share of its frames with a box of score > threshold (what the paper's
     validity rule counts, `frames_with_detection`), from the flat arrays, without per-frame lists."""
     with np.load(boxes_npz) as data:
         ids = data["video_ids"].tolist()
         fo, bo, scores = data["frame_offsets"], data["box_offsets"], data["boxes"][:, 4]
-    kept = np.concatenate([[0], np.cumsum(scores >= threshold)])
+    kept = np.concatenate([[0], np.cumsum(scores > threshold)])
     has_person = (kept[bo[1:]] - kept[bo[:-1]]) > 0
     per_video = np.concatenate([[0], np.cumsum(has_person)])
     frames = np.diff(fo)
