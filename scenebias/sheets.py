@@ -193,6 +193,16 @@ def blank_sheet(grid: Grid, header: Sequence[str]) -> np.ndarray:
     return sheet
 
 
+def sheet_header(dataset: str, kind: str, grid: Grid, settings) -> dict:
+    """The fields every sheet's JSON record starts with: what it shows and its grid."""
+    return {
+        "dataset": dataset,
+        "sheet": kind,
+        "grid": {"rows": grid.rows, "cols": grid.cols, "tile": list(grid.tile), "group": grid.group},
+        "settings": asdict(settings),
+    }
+
+
 def empty_tile(grid: Grid) -> np.ndarray:
     return np.full((*grid.tile, 3), EMPTY_TILE, np.uint8)
 
@@ -315,10 +325,7 @@ def boxes_sheet(
             paste(sheet, grid, r, c, empty_tile(grid))
         put_segments(sheet, grid.strip(r), strips[r])
     record = {
-        "dataset": dataset,
-        "sheet": "boxes",
-        "grid": {"rows": grid.rows, "cols": grid.cols, "tile": list(grid.tile), "group": grid.group},
-        "settings": asdict(settings),
+        **sheet_header(dataset, "boxes", grid, settings),
         "score_threshold": threshold,
         "valid_ratio": valid_ratio,
         "videos_total": len(pool),
@@ -390,10 +397,7 @@ def scenes_sheet(dataset: str, index_csv: Path, labels_npz: Path, settings: Shee
                 paste(sheet, grid, r, c, empty_tile(grid))
         put_segments(sheet, grid.strip(r), strips[r])
     record = {
-        "dataset": dataset,
-        "sheet": "scenes",
-        "grid": {"rows": grid.rows, "cols": grid.cols, "tile": list(grid.tile), "group": grid.group},
-        "settings": asdict(settings),
+        **sheet_header(dataset, "scenes", grid, settings),
         "labels": kind,
         "n_labels": n_labels,
         "videos_total": len(table),

@@ -417,13 +417,14 @@ def build_loaders(settings: TrainSettings, data: RunData, ctx: Dist, device: str
 
 @dataclass
 class BatchLosses:
-    """The losses of one batch (scalar tensors) and the clean clips' action logits."""
+    """The losses of one batch (scalar tensors), the clean clips' action logits and their labels (on the device)."""
 
     total: torch.Tensor
     ce: torch.Tensor
     scene: torch.Tensor
     mask: torch.Tensor
     logits: torch.Tensor
+    labels: torch.Tensor
 
 
 def batch_losses(
@@ -459,7 +460,7 @@ def batch_losses(
     if n_masked:
         mask = mask_confusion_loss(out.get("mask_head_logits", out["masked_logits"]).float())
         total = total + settings.mask_weight * mask
-    return BatchLosses(total, ce, scene, mask, out["logits"])
+    return BatchLosses(total, ce, scene, mask, out["logits"], y)
 
 
 def separate_mask_step(model, mask_iter, settings: TrainSettings, device: str, opt, scaler) -> torch.Tensor:
@@ -544,7 +545,7 @@ def train_one_epoch(model, loaders: Loaders, optim: Optimisation, settings: Trai
             mask_loss = separate_mask_step(model, mask_iter, settings, device, opt, optim.scaler)
         if optim.when == "step" and not warm:
             optim.scheduler.step()
-        y = batch["label"].to(device)
+        y = losses.labels
         b = len(y)
         sums["loss"] += losses.total.item() * b
         sums["ce"] += losses.ce.item() * b
