@@ -1,30 +1,5 @@
-# Evaluation (the paper's protocol) of every fine-tuned model, bias measures of every pretrained model, and
-# B_scene of every dataset.
-
-
-rule evaluate:
-    input:
-        model=f"{P('finetune_run')}/model.pt",
-        manifest=P("manifest", ds="{tgt}"),
-        frames=P("frame_index", ds="{tgt}"),
-    output:
-        eval=f"{P('finetune_run')}/eval.json",
-        predictions=f"{P('finetune_run')}/predictions.csv",
-    log:
-        f"{LOGS}/evaluate/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.log",
-    conda:
-        "../envs/torch.yaml"
-    threads: config["compute"]["threads"]
-    resources:
-        gpu=gpus_of(),
-    params:
-        script=script("evaluate"),
-        batch_size=config["bias"]["batch_size"],
-    shell:
-        "python {params.script} --model {input.model} --manifest {input.manifest}"
-        " --frames {input.frames} --split {wildcards.split} --roles test"
-        " --batch-size {params.batch_size} --threads {threads}"
-        " --out {output.eval} --predictions {output.predictions} > {log} 2>&1"
+# Bias measures of every pretrained model and B_scene of every dataset. (Each fine-tuned model is evaluated with the
+# paper's protocol by its own fine-tuning job, rules/train.smk.)
 
 
 rule bias_measures:

@@ -45,6 +45,8 @@ rule finetune:
         model=f"{P('finetune_run')}/model.pt",
         metrics=f"{P('finetune_run')}/metrics.json",
         log=f"{P('finetune_run')}/log.csv",
+        eval=f"{P('finetune_run')}/eval.json",
+        predictions=f"{P('finetune_run')}/predictions.csv",
     log:
         f"{LOGS}/finetune/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.log",
     benchmark:
@@ -63,8 +65,11 @@ rule finetune:
         options=input_flags(init="--init"),
         out_dir=lambda wc, output: Path(output.model).parent,
         ckpt=lambda wc: checkpoint_dir("finetune_run", **wc),
+        eval_batch_size=config["bias"]["batch_size"],
     shell:
         "{params.launcher} {params.script} --settings {params.settings:q}"
         " --manifest {input.manifest} --frames {input.frames} --split {wildcards.split}"
         " --train-roles train {params.options} --new-classifier"
-        " --out-dir {params.out_dir} --ckpt-dir {params.ckpt} > {log} 2>&1"
+        " --out-dir {params.out_dir} --ckpt-dir {params.ckpt}"
+        " --eval-out {output.eval} --predictions {output.predictions} --eval-roles test"
+        " --eval-batch-size {params.eval_batch_size} > {log} 2>&1"

@@ -1,18 +1,24 @@
 """The paper's evaluation protocol and the accuracy tables it produces.
 
 Video-level top-1: softmax averaged over every non-overlapping clip covering the video, one centre crop each;
-clip-level top-1 alongside (docs/design.md §2).
+clip-level top-1 alongside (docs/design.md §2). `evaluate_saved_model` is what a fine-tuning job runs on its own model
+once it is trained (scripts/train.py --eval-out) and what scripts/evaluate.py runs on any model file.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from scenebias.data import EvalClips, Video, normalize
-from scenebias.settings import ClipSpec
+from scenebias.data import EvalClips, Video, load_videos, normalize
+from scenebias.settings import ClipSpec, TrainSettings
+from scenebias.train import load_model
 
 
 @torch.no_grad()
@@ -77,3 +83,39 @@ def accuracy_report(pred: dict[str, np.ndarray], class_names: list[str]) -> dict
         "classes": class_names,
         "confusion": confusion.tolist(),
     }
+
+
+def evaluate_saved_model(
+    model_path: Path, manifest_csv: Path, frames_csv: Path, split: int, roles: list[str], device: str = "cpu",
+    batch_size: int = 64,
+) -> tuple[dict, pd.DataFrame]:  # fmt: skip
+    """The paper's protocol on a model file: the accuracy report (eval.json) and one row per video (predictions).
+
+    The clip protocol (frames, crop, normalisation) is the model's own, read from its training settings.
+    """
+    net, record = load_model(model_path)
+    settings = TrainSettings.from_dict(record["settings"])
+    videos = load_videos(manifest_csv, frames_csv, split, roles)
+    manifest = pd.read_csv(manifest_csv, keep_default_na=False)
+    names = manifest.drop_duplicates("label").sort_values("label")["label_name"].tolist()
+    pred = predict(net, videos, settings.clip_spec(), settings.mean, settings.std, device, batch_size=batch_size)
+    report = accuracy_report(pred, names)
+    report.update({"model": str(model_path), "split": split, "roles": list(roles)})
+    probs, labels = pred["probs"], pred["labels"]
+    table = pd.DataFrame(
+        {
+            "video_id": [v.video_id for v in videos],
+            "label": labels,
+            "pred": probs.argmax(1),
+            "prob_true": probs[range(len(videos)), labels],
+        }
+    )
+    return report, table
+
+
+def write_evaluation(report: dict, table: pd.DataFrame, out: Path, predictions: Path | None) -> None:
+    """eval.json and, when asked for, the per-video predictions CSV."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    if predictions:
+        table.to_csv(predictions, index=False)

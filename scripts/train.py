@@ -1,11 +1,14 @@
 #!/usr/bin/env python
 """Train one model: a pretraining variant on the source dataset, or a fine-tuning run on a target.
 
+With --eval-out the trained model is then evaluated with the paper's protocol in the same process (the fine-tuning
+jobs do this: one PyTorch start-up per run instead of two); scripts/evaluate.py does the same for any model file.
 Runs under torchrun for several GPUs (or CPU processes): `torchrun --nproc_per_node N scripts/train.py ...`.
 """
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
@@ -14,6 +17,8 @@ import pandas as pd
 
 from scenebias.cli import setup_logging, write_hparams
 from scenebias.data import load_videos
+from scenebias.device import resolve_device
+from scenebias.evaluate import evaluate_saved_model, write_evaluation
 from scenebias.train import RunData, TrainSettings, train
 
 
@@ -31,6 +36,10 @@ def main() -> None:
     parser.add_argument("--new-classifier", action="store_true", help="replace the classifier (fine-tuning)")
     parser.add_argument("--out-dir", type=Path, required=True, help="receives model.pt, metrics.json, log.csv")
     parser.add_argument("--ckpt-dir", type=Path, required=True, help="resumable checkpoints (outside outputs)")
+    parser.add_argument("--eval-out", type=Path, help="then evaluate the trained model on --eval-roles: eval.json")
+    parser.add_argument("--eval-roles", nargs="+", default=["test"])
+    parser.add_argument("--eval-batch-size", type=int, default=64)
+    parser.add_argument("--predictions", type=Path, help="with --eval-out: the per-video predictions CSV")
     args = parser.parse_args()
     setup_logging()
     settings = TrainSettings.from_dict(json.loads(args.settings))
@@ -55,6 +64,15 @@ def main() -> None:
     write_hparams(args.out_dir / "hparams.json", {"settings": vars(settings), "args": vars(args)})
     metrics = train(settings, data, args.out_dir, args.ckpt_dir, args.init, args.new_classifier)
     print(json.dumps(metrics.get("final", {})))
+    if args.eval_out and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process evaluates
+        device = resolve_device(settings.device)
+        model = args.out_dir / "model.pt"
+        report, table = evaluate_saved_model(
+            model, args.manifest, args.frames, args.split, args.eval_roles, device, args.eval_batch_size
+        )
+        write_evaluation(report, table, args.eval_out, args.predictions)
+        roles = " ".join(args.eval_roles)
+        print(f"evaluated on {roles}: video top-1 {report['video_top1']:.4f} ({report['n_videos']} videos)")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,32 @@ def test_ddp_two_cpu_processes(tiny_source, tmp_path):
     load_model(tmp_path / "out" / "model.pt")
 
 
+def test_training_job_evaluates_its_model_as_the_evaluate_script_does(tiny_source, tmp_path):
+    """The fine-tuning jobs evaluate in-process (--eval-out): the same eval.json and predictions as a separate
+    scripts/evaluate.py on the saved model; under torchrun with 2 processes one of them writes the files."""
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    in_job = ["--eval-out", str(out / "eval.json"), "--predictions", str(out / "predictions.csv")]
+    in_job += ["--eval-roles", "test"]
+    proc = run_ok(train_cmd(tiny_source, out, ckpt, settings(epochs=2)) + in_job, timeout=300)
+    assert "evaluated on test: video top-1" in proc.stdout
+    separate = [sys.executable, str(REPO / "scripts" / "evaluate.py"), "--model", str(out / "model.pt"),
+                "--manifest", str(tiny_source["manifest"]), "--frames", str(tiny_source["frames"]), "--roles", "test",
+                "--out", str(tmp_path / "eval.json"), "--predictions", str(tmp_path / "predictions.csv")]  # fmt: skip
+    run_ok(separate, timeout=300)
+    ours, theirs = (json.loads(p.read_text()) for p in (out / "eval.json", tmp_path / "eval.json"))
+    assert ours["n_videos"] > 0 and ours["n_videos"] == theirs["n_videos"]
+    assert ours["confusion"] == theirs["confusion"] and ours["video_top1"] == theirs["video_top1"]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "predictions.csv"), pd.read_csv(tmp_path / "predictions.csv"))
+
+    torchrun = Path(sys.executable).parent / "torchrun"
+    ddp_out = tmp_path / "ddp"
+    cmd = train_cmd(tiny_source, ddp_out, tmp_path / "ddp_ckpt", settings(epochs=1),
+                    launcher=(str(torchrun), "--standalone", "--nproc_per_node", "2"))  # fmt: skip
+    proc = run_ok(cmd + ["--eval-out", str(ddp_out / "eval.json")], timeout=300)
+    assert proc.stdout.count("evaluated on test") == 1
+    assert json.loads((ddp_out / "eval.json").read_text())["n_videos"] == ours["n_videos"]
+
+
 def test_ddp_ranks_agree_after_plateau_steps(tiny_source, tmp_path):
     """Two CPU processes, plateau schedule with patience 0 and validation every epoch: both ranks step their
     scheduler on the same all-reduced validation loss, so after the learning rate has dropped both hold the same
