@@ -215,6 +215,57 @@ def test_report_and_html(smoke_run):
     assert "results.md" in html and "boxes_sheet.png" in html and "scenes_sheet.png" in html
 
 
+# The next two tests read the smoke run's own outputs and logs: they stay above the first test that reruns a stage
+# of this checkout for real (frames at 24 px below), which would make the smoke run's bias measures stale.
+
+
+def test_demo_time_counts_every_training_job_with_its_benchmarked_seconds(smoke_run):
+    """bench/demo_time.py (the job-seconds table of docs/benchmarks.md) pairs each job's start and finish in the
+    Snakemake log: its pretrain/finetune counts match the benchmark files, and no job is shorter than its benchmark."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from demo_time import job_seconds
+
+    checkout, _, _, _ = smoke_run
+    logs = [
+        p
+        for p in sorted((checkout / ".snakemake" / "log").glob("*.snakemake.log"))
+        if "Finished jobid" in p.read_text()
+    ]
+    per_rule, wall = job_seconds(logs[0].read_text().splitlines())
+    benchmarks = checkout / "results" / "benchmarks"
+    # (pretrain/source only: the p_bias sweep test may since have pretrained its own datasets in this checkout)
+    for rule, folder in (("pretrain", "pretrain/source"), ("finetune", "finetune")):
+        measured = sorted(pd.read_csv(f, sep="\t")["s"].iloc[0] for f in (benchmarks / folder).rglob("*.tsv"))
+        assert len(per_rule[rule]) == len(measured) > 0, rule
+        assert all(log_s >= bench_s - 1 for log_s, bench_s in zip(sorted(per_rule[rule]), measured, strict=True)), rule
+    assert wall >= max(max(v) for v in per_rule.values())
+
+
+def test_retrain_bench_reproduces_the_workflow_pretraining_and_measures_a_change(smoke_run):
+    """bench/retrain.py retrains on a finished run's data with the rules' scripts and arguments: with no change it
+    gives the workflow's own bias measures (training is seeded); with a change it reports that run."""
+    import sys
+
+    checkout, _, _, env = smoke_run
+    cmd = [sys.executable, "bench/retrain.py", "--config", SMOKE, "--variants", "sdn", "--jobs", "1"]
+    same = subprocess.run([*cmd, "--tag", "same"], cwd=checkout, env=env, capture_output=True, text=True)
+    assert same.returncode == 0, same.stderr[-3000:]
+    ours = json.loads((checkout / "bench/out/retrain/same/sdn/seed0/bias.json").read_text())
+    workflow = json.loads((checkout / "results/source/bias/sdn/seed0.json").read_text())
+    assert ours["in_dist_acc"] == workflow["in_dist_acc"] and ours["conflict_acc"] == workflow["conflict_acc"]
+    assert "| sdn |" in same.stdout
+    changed = subprocess.run([*cmd, "--tag", "e1", "--set", "epochs=1"], cwd=checkout, env=env, capture_output=True,
+                             text=True)  # fmt: skip
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    log = pd.read_csv(checkout / "bench/out/retrain/e1/sdn/seed0/log.csv")
+    assert len(log) == 1  # one epoch, as asked
+    bad = subprocess.run([*cmd, "--tag", "bad", "--set", "epoch=1"], cwd=checkout, env=env, capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode != 0 and "KEY a training setting" in bad.stderr
+
+
 def test_changing_a_frame_setting_reruns_only_frames_and_dependants(smoke_run):
     checkout, config, _, env = smoke_run
     configfile = overlay(checkout, "smoke_24.yaml", "frames", short_side=24)
@@ -277,50 +328,3 @@ def test_renaming_a_results_folder_is_one_line(tmp_path):
     runs = pd.read_csv(results / "report" / "runs.csv")
     assert len(runs) == 3 and set(runs["init"]) == {"baseline", "sdn", "scratch"}
     assert all("/tuned/" in p for p in runs["path"])
-
-
-def test_demo_time_counts_every_training_job_with_its_benchmarked_seconds(smoke_run):
-    """bench/demo_time.py (the job-seconds table of docs/benchmarks.md) pairs each job's start and finish in the
-    Snakemake log: its pretrain/finetune counts match the benchmark files, and no job is shorter than its benchmark."""
-    import sys
-
-    sys.path.insert(0, str(REPO / "bench"))
-    from demo_time import job_seconds
-
-    checkout, _, _, _ = smoke_run
-    logs = [
-        p
-        for p in sorted((checkout / ".snakemake" / "log").glob("*.snakemake.log"))
-        if "Finished jobid" in p.read_text()
-    ]
-    per_rule, wall = job_seconds(logs[0].read_text().splitlines())
-    benchmarks = checkout / "results" / "benchmarks"
-    # (pretrain/source only: the p_bias sweep test may since have pretrained its own datasets in this checkout)
-    for rule, folder in (("pretrain", "pretrain/source"), ("finetune", "finetune")):
-        measured = sorted(pd.read_csv(f, sep="\t")["s"].iloc[0] for f in (benchmarks / folder).rglob("*.tsv"))
-        assert len(per_rule[rule]) == len(measured) > 0, rule
-        assert all(log_s >= bench_s - 1 for log_s, bench_s in zip(sorted(per_rule[rule]), measured, strict=True)), rule
-    assert wall >= max(max(v) for v in per_rule.values())
-
-
-def test_retrain_bench_reproduces_the_workflow_pretraining_and_measures_a_change(smoke_run):
-    """bench/retrain.py retrains on a finished run's data with the rules' scripts and arguments: with no change it
-    gives the workflow's own bias measures (training is seeded); with a change it reports that run."""
-    import sys
-
-    checkout, _, _, env = smoke_run
-    cmd = [sys.executable, "bench/retrain.py", "--config", SMOKE, "--variants", "sdn", "--jobs", "1"]
-    same = subprocess.run([*cmd, "--tag", "same"], cwd=checkout, env=env, capture_output=True, text=True)
-    assert same.returncode == 0, same.stderr[-3000:]
-    ours = json.loads((checkout / "bench/out/retrain/same/sdn/seed0/bias.json").read_text())
-    workflow = json.loads((checkout / "results/source/bias/sdn/seed0.json").read_text())
-    assert ours["in_dist_acc"] == workflow["in_dist_acc"] and ours["conflict_acc"] == workflow["conflict_acc"]
-    assert "| sdn |" in same.stdout
-    changed = subprocess.run([*cmd, "--tag", "e1", "--set", "epochs=1"], cwd=checkout, env=env, capture_output=True,
-                             text=True)  # fmt: skip
-    assert changed.returncode == 0, changed.stderr[-3000:]
-    log = pd.read_csv(checkout / "bench/out/retrain/e1/sdn/seed0/log.csv")
-    assert len(log) == 1  # one epoch, as asked
-    bad = subprocess.run([*cmd, "--tag", "bad", "--set", "epoch=1"], cwd=checkout, env=env, capture_output=True,
-                         text=True)  # fmt: skip
-    assert bad.returncode != 0 and "KEY a training setting" in bad.stderr
