@@ -34,7 +34,7 @@ include: "rules/fetch.smk"
 include: "rules/humans.smk"
 include: "rules/scene.smk"
 include: "rules/train.smk"
-include: "rules/evaluate.smk"
+include: "rules/bias.smk"
 include: "rules/sheets.smk"
 include: "rules/report.smk"
 

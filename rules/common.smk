@@ -16,10 +16,10 @@ from scenebias.config import (
     subset_list_entries,
     validate_config,
 )
+from scenebias.backends import SettingFile, ShardFrames, StageOutput, WorldFile
 from scenebias.manifest import shard_names
-from scenebias.paths import Layout
-from scenebias.humans.stage import BOX_BACKENDS
-from scenebias.scene import LABELLERS
+from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, Layout, sidecar
+from scenebias.registry import BACKENDS, chosen_backend, dataset_kind
 from scenebias.runs import (
     finetune_inits,
     finetune_runs,
@@ -48,11 +48,12 @@ SCENE = config["scene"]
 GPUS = config["compute"]["gpus"]  # GPUs one training job holds (0: none)
 
 # ---------------------------------------------------------------------------------------------------------
-# The results layout (scenebias/paths.py names every file and folder; rules build paths from these names only).
+# The results layout (scenebias/paths.py names every file and folder; rules build paths from these names only):
+# P(name) a file or folder of the results, P.run / P.world / P.report a file inside one, P.log / P.benchmark a
+# job's log and benchmark by rule; R the resources folder (downloads).
 
 P = Layout(RESULTS)
-LOGS = P("logs")
-BENCHMARKS = P("benchmarks")
+R = Layout(RESOURCES, RESOURCE_LAYOUT)
 
 # ---------------------------------------------------------------------------------------------------------
 # Datasets, runs and wildcards.
@@ -112,7 +113,7 @@ def file_setting(key, value, relative_to=None):
     anything else is a local file that must exist (relative paths under `relative_to` when given).
     """
     if value.startswith(DOWNLOAD_SCHEME):
-        return f"{RESOURCES}/downloads/{value.removeprefix(DOWNLOAD_SCHEME)}"
+        return R("download", name=value.removeprefix(DOWNLOAD_SCHEME))
     path = Path(relative_to, value) if relative_to else Path(value)
     if not path.is_file():
         raise WorkflowError(
@@ -121,33 +122,6 @@ def file_setting(key, value, relative_to=None):
             f"(README: Reproducing the paper)"
         )
     return str(path)
-
-
-def weights_file(section, key, download_name):
-    """The local weights file of a backend: the configured path, or where the fetch rule puts the download."""
-    entry = config[section][key]
-    if entry["weights"]:
-        if not Path(entry["weights"]).is_file():
-            raise WorkflowError(
-                f"config key '{section}.{key}.weights': {entry['weights']} does not exist; fix the path, "
-                f"or give url + sha256 to download the file"
-            )
-        return entry["weights"]
-    return f"{RESOURCES}/downloads/{download_name}"
-
-
-# Downloads: name -> (url, sha256), for every backend whose config gives a url instead of a local file.
-DOWNLOADS = {name: (e["url"], e["sha256"]) for name, e in config["downloads"].items()}
-if SCENE["places365"]["url"]:
-    DOWNLOADS["places365_resnet50.pth.tar"] = (
-        SCENE["places365"]["url"],
-        SCENE["places365"]["sha256"],
-    )
-if config["humans"]["torchvision"]["url"]:
-    DOWNLOADS[f"torchvision_{config['humans']['torchvision']['model']}.pth"] = (
-        config["humans"]["torchvision"]["url"],
-        config["humans"]["torchvision"]["sha256"],
-    )
 
 
 def input_flags(**flags):
@@ -170,11 +144,82 @@ def gpus_of(uses_network=True):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Backends (scenebias.registry): the chosen one of each section, and its job inputs from its registry record.
+
+BACKEND = {section: chosen_backend(config, section) for section in BACKENDS}  # (name, record, settings)
+
+
+def backend_file(section, source, wildcards):
+    """The file a backend's input source names for one job (scenebias.backends), or None when an optional one is
+    not configured."""
+    name, record, settings = BACKEND[section]
+    key = f"{section}.{name}"
+    if isinstance(source, ShardFrames):
+        return shard_frames(wildcards)[source.part]
+    if isinstance(source, StageOutput):
+        return P(source.layout, ds=wildcards.ds, shard=wildcards.shard)
+    if isinstance(source, WorldFile):
+        return P.world(source.file, ds=wildcards.ds)
+    if isinstance(source, SettingFile):
+        value = settings[source.key]
+        return file_setting(f"{key}.{source.key}", value) if value else None
+    if settings["weights"]:  # Weights: a local file, else the fetch rule's download, else the backend's default
+        if not Path(settings["weights"]).is_file():
+            raise WorkflowError(
+                f"config key '{key}.weights': {settings['weights']} does not exist; fix the path, "
+                f"or give url + sha256 to download the file"
+            )
+        return settings["weights"]
+    return R("download", name=source.download_name(settings)) if source.required else None
+
+
+def backend_inputs(section, **fixed):
+    """Input function of a backend's job: `fixed` (name -> input function of the job's own inputs) plus every file
+    the chosen backend's record names that is configured."""
+
+    def inputs(wildcards):
+        files = {name: function(wildcards) for name, function in fixed.items()}
+        for name, source in BACKEND[section][1].files.items():
+            path = backend_file(section, source, wildcards)
+            if path is not None:
+                files[name] = path
+        return files
+
+    return inputs
+
+
+def backend_flags(section):
+    """A params function: `--<name> <file>` for each of the backend's file inputs the job has."""
+    return input_flags(**{name: f"--{name}" for name in BACKEND[section][1].files})
+
+
+def backend_settings(section, **extra):
+    """The chosen backend's config section (plus `extra`) as JSON: the settings its job passes on."""
+    return json.dumps({**BACKEND[section][2], **extra}, sort_keys=True)
+
+
+def backend_env(section):
+    return f"../envs/{BACKEND[section][1].env}.yaml"
+
+
+# Downloads: name -> (url, sha256): the `downloads` entries, and the weights of a chosen backend whose config gives
+# a url instead of a local file.
+DOWNLOADS = {name: (e["url"], e["sha256"]) for name, e in config["downloads"].items()}
+for _name, _record, _settings in BACKEND.values():
+    if _record.weights and _record.weights.required and _settings["url"]:
+        DOWNLOADS[_record.weights.download_name(_settings)] = (
+            _settings["url"],
+            _settings["sha256"],
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The synthetic world (rules/synth.smk) and its ground truth, read by the quality measures.
 
 
-def is_synthetic(ds):
-    return DATASETS[ds]["kind"] == "synthetic"
+def is_rendered(ds):
+    """Whether the workflow renders the dataset from the `world` settings (its kind's record says)."""
+    return dataset_kind(DATASETS[ds]).rendered
 
 
 def world_params(ds):
@@ -191,14 +236,15 @@ def world_params(ds):
 
 
 def truth_option(flag, file=None, wildcard="ds"):
-    """A params function: `flag <world folder>[/file]` for a synthetic dataset (ground truth), else nothing."""
+    """A params function: `flag <world folder>[/file]` (file: a name of WORLD_FILES) for a rendered dataset
+    (ground truth), else nothing."""
 
     def option(wildcards):
         ds = wildcards[wildcard]
-        if not is_synthetic(ds):
+        if not is_rendered(ds):
             return ""
-        folder = P("world", ds=ds)
-        return f"{flag} {folder}/{file}" if file else f"{flag} {folder}"
+        path = P.world(file, ds=ds) if file else P("world", ds=ds)
+        return f"{flag} {path}"
 
     return option
 
@@ -208,8 +254,8 @@ def truth_option(flag, file=None, wildcard="ds"):
 
 
 def dataset_root(ds):
-    """The folder a dataset's adapter reads: the rendered world for synthetic datasets, else config's root."""
-    return P("world", ds=ds) if is_synthetic(ds) else DATASETS[ds]["root"]
+    """The folder a dataset's adapter reads: its rendered folder, or the config's root."""
+    return P("world", ds=ds) if is_rendered(ds) else DATASETS[ds]["root"]
 
 
 def subset_list_files(ds):
@@ -224,20 +270,16 @@ def subset_list_files(ds):
 
 
 def manifest_inputs(wildcards):
-    """Synthetic datasets depend on their rendering job; real datasets are read where they lie, with their
-    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first, and a `videos`
-    dataset's own list so that editing it rebuilds the manifest.
+    """Rendered datasets depend on their rendering job; real datasets are read where they lie, with their
+    subset lists (Mini-Kinetics-200) as inputs so that downloaded lists are fetched first, and the user's own list
+    files (the kind's record names them) so that editing one rebuilds the manifest.
     """
-    if is_synthetic(wildcards.ds):
-        world = P("world", ds=wildcards.ds)
-        return {"classes": f"{world}/lists/classInd.txt", "videos": f"{world}/videos"}
-    lists = list(subset_list_files(wildcards.ds).values())
-    own = DATASETS[wildcards.ds]["options"].get(
-        "list"
-    )  # kind videos: the user's own list file(s)
-    if own:
-        names = own.values() if isinstance(own, dict) else [own]
-        lists += [str(Path(dataset_root(wildcards.ds), n)) for n in names]
+    ds = wildcards.ds
+    if is_rendered(ds):
+        return {"lists": P.world("lists", ds=ds), "videos": P.world("videos", ds=ds)}
+    lists = list(subset_list_files(ds).values())
+    own = dataset_kind(DATASETS[ds]).list_files(DATASETS[ds]["options"])
+    lists += [str(Path(dataset_root(ds), file)) for _, file in own]
     return {"lists": lists}
 
 
@@ -264,14 +306,12 @@ def shards_of(ds):
     return shard_names(Path(checkpoints.manifest.get(ds=ds).output.csv))
 
 
-def per_shard(name, ds=None, file=None):
-    """Input function: the layout path `name` (or `file` inside it) for every shard of a dataset (the
-    wildcard's, or `ds`)."""
+def per_shard(name, ds=None):
+    """Input function: the layout path `name` for every shard of a dataset (the wildcard's, or `ds`)."""
 
     def inputs(wildcards):
         dataset = ds or wildcards.ds
-        paths = [P(name, ds=dataset, shard=s) for s in shards_of(dataset)]
-        return [f"{path}/{file}" for path in paths] if file else paths
+        return [P(name, ds=dataset, shard=s) for s in shards_of(dataset)]
 
     return inputs
 
@@ -282,8 +322,8 @@ def per_shard(name, ds=None, file=None):
 
 def shard_frames(wildcards):
     """The frame index and packs of one shard, the input of every per-shard stage."""
-    folder = P("shard_frames", ds=wildcards.ds, shard=wildcards.shard)
-    return {"index": f"{folder}/index.csv", "packs": f"{folder}/packs"}
+    where = {"ds": wildcards.ds, "shard": wildcards.shard}
+    return {"index": P("shard_frame_index", **where), "packs": P("shard_packs", **where)}
 
 
 def dataset_files(ds):
@@ -295,20 +335,9 @@ def dataset_files(ds):
 # Human boxes (rules/humans.smk).
 
 
-BOX_BACKEND = BOX_BACKENDS[config["humans"]["backend"]]
-
-
 def human_box_inputs(wildcards):
-    inputs = shard_frames(wildcards)
-    backend = config["humans"]["backend"]
-    if backend == "torchvision":
-        name = f"torchvision_{config['humans']['torchvision']['model']}.pth"
-        inputs["weights"] = weights_file("humans", "torchvision", name)
-    elif backend == "detectron2" and config["humans"]["detectron2"]["weights"]:
-        inputs["weights"] = config["humans"]["detectron2"]["weights"]
-    elif backend == "oracle":
-        inputs["oracle"] = f"{P('world', ds=wildcards.ds)}/actor_boxes.csv"
-    return inputs
+    """The shard's frames and the files the chosen box backend's record names."""
+    return backend_inputs("humans")(wildcards) | shard_frames(wildcards)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -316,35 +345,21 @@ def human_box_inputs(wildcards):
 
 
 def scene_feature_inputs(wildcards):
+    """The shard's frames, and its human boxes when the labeller's settings mask humans before computing
+    features."""
     inputs = shard_frames(wildcards)
-    if SCENE["kmeans"]["mask_humans"]:
+    if BACKEND["scene"][2].get("mask_humans"):
         inputs["boxes"] = P("shard_boxes", ds=wildcards.ds, shard=wildcards.shard)
     return inputs
 
 
-def scene_label_inputs(wildcards):
-    if SCENE["backend"] == "kmeans":
-        return {
-            "features": P(
-                "shard_scene_features", ds=wildcards.ds, shard=wildcards.shard
-            ),
-            "model": P("scene_kmeans"),
-        }
-    inputs = shard_frames(wildcards)
-    inputs["weights"] = weights_file("scene", "places365", "places365_resnet50.pth.tar")
-    if SCENE["places365"]["categories"]:
-        inputs["categories"] = file_setting(
-            "scene.places365.categories", SCENE["places365"]["categories"]
-        )
-    return inputs
-
-
-def scene_label_settings():
-    """What the labeller of the configured backend reads: its config section and the frames per video."""
-    return json.dumps(
-        {**SCENE[SCENE["backend"]], "frames_per_video": SCENE["frames_per_video"]},
-        sort_keys=True,
-    )
+def scene_model_inputs(wildcards):
+    """What a labeller that learns from the data fits on: the features of the dataset its settings name."""
+    fit_on = BACKEND["scene"][2]["fit_on"]
+    return {
+        "features": per_shard("shard_scene_features", fit_on)(wildcards),
+        "manifest": P("manifest", ds=fit_on),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -369,8 +384,7 @@ def pretrain_inputs(wildcards):
         inputs["boxes"] = P("boxes", ds=src)
     init = config["pretrain"]["variants"][wildcards.variant].get("init_from")
     if init:
-        run = P("pretrain_run", src=src, variant=init, seed=wildcards.seed)
-        inputs["init"] = f"{run}/model.pt"
+        inputs["init"] = P.run("pretrain_run", "model", src=src, variant=init, seed=wildcards.seed)
     elif settings["init_checkpoint"]:  # e.g. published Kinetics weights
         inputs["init_checkpoint"] = settings["init_checkpoint"]
     return inputs
@@ -380,13 +394,23 @@ def finetune_inputs(wildcards):
     """A fine-tuning run reads its target dataset and, unless from scratch, the source model of its seed."""
     inputs = dataset_files(wildcards.tgt)
     if wildcards.init != "scratch":
-        run = P("pretrain_run", src=SOURCE, variant=wildcards.init, seed=wildcards.seed)
-        inputs["init"] = f"{run}/model.pt"
+        inputs["init"] = P.run(
+            "pretrain_run", "model", src=SOURCE, variant=wildcards.init, seed=wildcards.seed
+        )
     else:
         settings = finetune_settings(config, wildcards.tgt, int(wildcards.seed))
         if settings["init_checkpoint"]:
             inputs["init_checkpoint"] = settings["init_checkpoint"]
     return inputs
+
+
+def run_outputs(run, *files):
+    """The declared outputs of a training job: the named files of its run folder (scenebias.paths.RUN_FILES), and
+    its TensorBoard folder when compute.tensorboard is on."""
+    outputs = {file: P.run(run, file) for file in files}
+    if config["compute"]["tensorboard"]:
+        outputs["tensorboard"] = directory(P.run(run, "tensorboard"))
+    return outputs
 
 
 def checkpoint_dir(run, **wildcards):
@@ -400,12 +424,14 @@ def checkpoint_dir(run, **wildcards):
 
 
 def b_scene_features(wildcards):
-    """The per-video scene features B_scene probes: k-means features per shard, or the merged Places365 labels.
-    A named input function (not unpack): while the manifest checkpoint is pending, planning still knows the name.
+    """The per-video scene features B_scene probes, as the labeller's record says: per-shard appearance features,
+    or the merged labels. A named input function (not unpack): while the manifest checkpoint is pending, planning
+    still knows the name.
     """
-    if SCENE["backend"] == "kmeans":
-        return per_shard("shard_scene_features")(wildcards)
-    return [P("scene_labels", ds=wildcards.ds)]
+    layout = BACKEND["scene"][1].b_scene[0]
+    if "{shard}" in P(layout):
+        return per_shard(layout)(wildcards)
+    return [P(layout, ds=wildcards.ds)]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -413,7 +439,7 @@ def b_scene_features(wildcards):
 
 
 def finetune_evals():
-    return [f"{P('finetune_run', **run)}/eval.json" for run in finetune_run_keys()]
+    return [P.run("finetune_run", "eval", **run) for run in finetune_run_keys()]
 
 
 def finetune_run_keys():
@@ -436,7 +462,7 @@ def bias_files(keys=None):
 
 
 def pretrain_logs():
-    return [f"{P('pretrain_run', **key)}/log.csv" for key in pretrain_run_keys()]
+    return [P.run("pretrain_run", "log", **key) for key in pretrain_run_keys()]
 
 
 def sweep_run_keys():
@@ -488,7 +514,7 @@ def all_targets():
             P("scene_quality", ds=ds),
         ]
     if TARGETS:
-        targets.append(f"{P('report')}/results.md")
+        targets.append(P.report("md"))
     else:
         targets += bias_files()
     return targets
@@ -497,7 +523,9 @@ def all_targets():
 # ---------------------------------------------------------------------------------------------------------
 # Local files named in the config must exist before any job runs (downloads are fetched by the fetch rule).
 
-if SCENE["backend"] == "places365" and SCENE["places365"]["categories"]:
-    file_setting("scene.places365.categories", SCENE["places365"]["categories"])
+for _section, (_name, _record, _settings) in BACKEND.items():
+    for _source in _record.files.values():
+        if isinstance(_source, SettingFile) and _settings[_source.key]:
+            file_setting(f"{_section}.{_name}.{_source.key}", _settings[_source.key])
 for _ds in config["datasets"]:
     subset_list_files(_ds)

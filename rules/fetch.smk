@@ -4,11 +4,11 @@
 rule fetch:
     output:
         ensure(
-            f"{RESOURCES}/downloads/{{name}}",
+            R("download"),
             sha256=lambda wc: DOWNLOADS[wc.name][1],
         ),
     log:
-        f"{RESOURCES}/logs/fetch/{{name}}.log",
+        R("fetch_log"),
     conda:
         "../envs/ffmpeg.yaml"
     params:

@@ -6,12 +6,13 @@ rule extract_frames:
         manifest=P("manifest"),
         report=P("manifest_report"),
     output:
-        index=f"{P('shard_frames')}/index.csv",
-        packs=directory(f"{P('shard_frames')}/packs"),
+        index=P("shard_frame_index"),
+        packs=directory(P("shard_packs")),
+        hparams=P("shard_frames_hparams"),
     log:
-        f"{LOGS}/frames/{{ds}}/{{shard}}.log",
+        P.log("extract_frames"),
     benchmark:
-        f"{BENCHMARKS}/frames/{{ds}}/{{shard}}.tsv"
+        P.benchmark("extract_frames")
     conda:
         "../envs/ffmpeg.yaml"
     threads: config["frames"]["workers"]
@@ -24,18 +25,21 @@ rule extract_frames:
     shell:
         "python {params.script} --manifest {input.manifest} --shard {wildcards.shard}"
         " --manifest-report {input.report} --packs {output.packs} --index {output.index}"
+        " --hparams {output.hparams}"
         " --short-side {params.short_side} --jpeg-qscale {params.jpeg_qscale} --jpeg-chroma {params.jpeg_chroma}"
         " --on-bad-video {params.on_bad_video} --workers {threads} > {log} 2>&1"
 
 
 rule merge_frame_index:
     input:
-        per_shard("shard_frames", file="index.csv"),
+        per_shard("shard_frame_index"),
     output:
         index=P("frame_index"),
         report=P("frames_report"),
     log:
-        f"{LOGS}/frames/{{ds}}/merge.log",
+        P.log("merge_frame_index"),
+    benchmark:
+        P.benchmark("merge_frame_index")
     conda:
         "../envs/ffmpeg.yaml"
     params:

@@ -1,35 +1,31 @@
-# Per-frame human boxes per shard (motion, torchvision, detectron2 or oracle), merged per dataset with quality.
+# Per-frame human boxes per shard with the configured backend (scenebias.humans.stage.BOX_BACKENDS), merged per
+# dataset with quality.
 
 
 rule human_boxes:
     input:
         unpack(human_box_inputs),
     output:
-        P("shard_boxes"),
+        boxes=P("shard_boxes"),
+        hparams=sidecar(P("shard_boxes")),
     log:
-        f"{LOGS}/humans/{{ds}}/{{shard}}.log",
+        P.log("human_boxes"),
     benchmark:
-        f"{BENCHMARKS}/humans/{{ds}}/{{shard}}.tsv"
+        P.benchmark("human_boxes")
     conda:
-        (
-            "../envs/detectron2.yaml"
-            if config["humans"]["backend"] == "detectron2"
-            else "../envs/torch.yaml"
-        )
+        backend_env("humans")
     resources:
-        gpu=gpus_of(BOX_BACKEND.uses_network),
+        gpu=gpus_of(BACKEND["humans"][1].uses_network),
     params:
         script=script("human_boxes"),
-        backend=config["humans"]["backend"],
+        backend=BACKEND["humans"][0],
         stride=config["humans"]["stride"],
-        settings=json.dumps(
-            config["humans"].get(config["humans"]["backend"], {}), sort_keys=True
-        ),
-        files=input_flags(**{name: f"--{name}" for name in BOX_BACKEND.inputs}),
+        settings=backend_settings("humans"),
+        files=backend_flags("humans"),
     shell:
         "python {params.script} --index {input.index} --packs {input.packs}"
         " --backend {params.backend} --stride {params.stride} --settings {params.settings:q}"
-        " {params.files} --out {output} > {log} 2>&1"
+        " {params.files} --out {output.boxes} > {log} 2>&1"
 
 
 rule merge_human_boxes:
@@ -39,7 +35,9 @@ rule merge_human_boxes:
         boxes=P("boxes"),
         quality=P("boxes_quality"),
     log:
-        f"{LOGS}/humans/{{ds}}/merge.log",
+        P.log("merge_human_boxes"),
+    benchmark:
+        P.benchmark("merge_human_boxes")
     conda:
         "../envs/torch.yaml"
     params:

@@ -9,7 +9,9 @@ checkpoint manifest:
         csv=P("manifest"),
         report=P("manifest_report"),
     log:
-        f"{LOGS}/manifest/{{ds}}.log",
+        P.log("manifest"),
+    benchmark:
+        P.benchmark("manifest")
     conda:
         "../envs/ffmpeg.yaml"
     params:

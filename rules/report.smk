@@ -11,29 +11,28 @@ rule report:
         frames=[P("frames_report", ds=ds) for ds in config["datasets"]],
     output:
         md=report(
-            f"{P('report')}/results.md",
-            category="Results",
-            labels={"table": "results (Markdown)"},
+            P.report("md"), category="Results", labels={"table": "results (Markdown)"}
         ),
         csv=report(
-            f"{P('report')}/results.csv",
+            P.report("csv"),
             category="Results",
             labels={"table": "transfer summary (CSV)"},
         ),
-        tex=f"{P('report')}/results.tex",
-        runs=f"{P('report')}/runs.csv",
+        tex=P.report("tex"),
+        runs=P.report("runs"),
+        bias=P.report("bias"),
+        bias_summary=P.report("bias_summary"),
+        bias_differences=P.report("bias_differences"),
         bias_plot=report(
-            f"{P('report')}/bias_measures.png",
-            category="Plots",
-            labels={"plot": "bias measures"},
+            P.report("bias_plot"), category="Plots", labels={"plot": "bias measures"}
         ),
         curves=report(
-            f"{P('report')}/training_curves.png",
-            category="Plots",
-            labels={"plot": "training curves"},
+            P.report("curves"), category="Plots", labels={"plot": "training curves"}
         ),
     log:
-        f"{LOGS}/report.log",
+        P.log("report"),
+    benchmark:
+        P.benchmark("report")
     conda:
         "../envs/report.yaml"
     params:
@@ -65,15 +64,15 @@ rule p_bias_sweep:
     input:
         bias=bias_files(sweep_run_keys()),
     output:
-        csv=f"{P('report')}/p_bias_sweep.csv",
-        md=f"{P('report')}/p_bias_sweep.md",
+        csv=P.report("sweep_csv"),
+        md=P.report("sweep_md"),
         plot=report(
-            f"{P('report')}/p_bias_sweep.png",
-            category="Plots",
-            labels={"plot": "p_bias sweep"},
+            P.report("sweep_plot"), category="Plots", labels={"plot": "p_bias sweep"}
         ),
     log:
-        f"{LOGS}/p_bias_sweep.log",
+        P.log("p_bias_sweep"),
+    benchmark:
+        P.benchmark("p_bias_sweep")
     conda:
         "../envs/report.yaml"
     params:

@@ -1,4 +1,5 @@
-# Scene pseudo-labels per shard: k-means on appearance features (offline) or the Places365 ResNet-50.
+# Scene pseudo-labels per shard with the configured labeller (scenebias.scene.LABELLERS): appearance features and
+# a model fitted on them (k-means), or a pretrained classifier (the paper's Places365 ResNet-50).
 
 
 rule scene_features:
@@ -7,7 +8,9 @@ rule scene_features:
     output:
         P("shard_scene_features"),
     log:
-        f"{LOGS}/scene/{{ds}}/features_{{shard}}.log",
+        P.log("scene_features"),
+    benchmark:
+        P.benchmark("scene_features")
     conda:
         "../envs/torch.yaml"
     params:
@@ -21,48 +24,49 @@ rule scene_features:
         " --out {output} > {log} 2>&1"
 
 
-rule fit_scene_kmeans:
+rule fit_scene_model:
     input:
-        features=per_shard("shard_scene_features", SCENE["kmeans"]["fit_on"]),
-        manifest=P("manifest", ds=SCENE["kmeans"]["fit_on"]),
+        unpack(scene_model_inputs),
     output:
-        P("scene_kmeans"),
+        model=P("scene_model"),
+        hparams=sidecar(P("scene_model")),
     log:
-        f"{LOGS}/scene/fit_kmeans.log",
+        P.log("fit_scene_model"),
+    benchmark:
+        P.benchmark("fit_scene_model")
     conda:
         "../envs/torch.yaml"
     params:
-        script=script("fit_scene_kmeans"),
-        k=SCENE["kmeans"]["k"],
-        seed=SCENE["kmeans"]["seed"],
+        script=script("fit_scene_model"),
+        k=lambda wc: BACKEND["scene"][2]["k"],
+        seed=lambda wc: BACKEND["scene"][2]["seed"],
     shell:
         "python {params.script} {input.features} --manifest {input.manifest}"
-        " --k {params.k} --seed {params.seed} --out {output} > {log} 2>&1"
+        " --k {params.k} --seed {params.seed} --out {output.model} > {log} 2>&1"
 
 
 rule scene_labels:
     input:
-        unpack(scene_label_inputs),
+        unpack(backend_inputs("scene")),
     output:
-        P("shard_scene_labels"),
+        labels=P("shard_scene_labels"),
+        hparams=sidecar(P("shard_scene_labels")),
     log:
-        f"{LOGS}/scene/{{ds}}/{{shard}}.log",
+        P.log("scene_labels"),
     benchmark:
-        f"{BENCHMARKS}/scene/{{ds}}/{{shard}}.tsv"
+        P.benchmark("scene_labels")
     conda:
-        "../envs/torch.yaml"
+        backend_env("scene")
     resources:
-        gpu=gpus_of(LABELLERS[SCENE["backend"]].uses_network),
+        gpu=gpus_of(BACKEND["scene"][1].uses_network),
     params:
         script=script("scene_labels"),
-        backend=SCENE["backend"],
-        settings=scene_label_settings(),
-        files=input_flags(
-            **{name: f"--{name}" for name in LABELLERS[SCENE["backend"]].inputs}
-        ),
+        backend=BACKEND["scene"][0],
+        settings=backend_settings("scene", frames_per_video=SCENE["frames_per_video"]),
+        files=backend_flags("scene"),
     shell:
         "python {params.script} --backend {params.backend} --settings {params.settings:q}"
-        " {params.files} --out {output} > {log} 2>&1"
+        " {params.files} --out {output.labels} > {log} 2>&1"
 
 
 rule merge_scene_labels:
@@ -72,12 +76,14 @@ rule merge_scene_labels:
         labels=P("scene_labels"),
         quality=P("scene_quality"),
     log:
-        f"{LOGS}/scene/{{ds}}/merge.log",
+        P.log("merge_scene_labels"),
+    benchmark:
+        P.benchmark("merge_scene_labels")
     conda:
         "../envs/torch.yaml"
     params:
         script=script("merge_scene_labels"),
-        truth=truth_option("--truth", "ground_truth.csv"),
+        truth=truth_option("--truth", "truth"),
     shell:
         "python {params.script} {input} --out {output.labels} --quality {output.quality}"
         " {params.truth} > {log} 2>&1"

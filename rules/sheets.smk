@@ -6,7 +6,7 @@
 rule boxes_sheet:
     input:
         index=P("frame_index"),
-        packs=per_shard("shard_frames", file="packs"),
+        packs=per_shard("shard_packs"),
         manifest=P("manifest"),
         boxes=P("boxes"),
     output:
@@ -18,7 +18,9 @@ rule boxes_sheet:
         ),
         record=f"{P('sheet', sheet='boxes')}.json",
     log:
-        f"{LOGS}/sheets/{{ds}}/boxes.log",
+        P.log("boxes_sheet"),
+    benchmark:
+        P.benchmark("boxes_sheet")
     conda:
         "../envs/torch.yaml"
     params:
@@ -36,7 +38,7 @@ rule boxes_sheet:
 rule scenes_sheet:
     input:
         index=P("frame_index"),
-        packs=per_shard("shard_frames", file="packs"),
+        packs=per_shard("shard_packs"),
         labels=P("scene_labels"),
     output:
         png=report(
@@ -47,7 +49,9 @@ rule scenes_sheet:
         ),
         record=f"{P('sheet', sheet='scenes')}.json",
     log:
-        f"{LOGS}/sheets/{{ds}}/scenes.log",
+        P.log("scenes_sheet"),
+    benchmark:
+        P.benchmark("scenes_sheet")
     conda:
         "../envs/torch.yaml"
     params:

@@ -3,13 +3,14 @@
 
 rule synthesize_dataset:
     output:
-        classes=f"{P('world')}/lists/classInd.txt",
-        truth=f"{P('world')}/ground_truth.csv",
-        videos=directory(f"{P('world')}/videos"),
+        **{
+            file: directory(P.world(file)) if file in ("videos", "lists") else P.world(file)
+            for file in WORLD_FILES
+        },
     log:
-        f"{LOGS}/synthesize/{{ds}}.log",
+        P.log("synthesize_dataset"),
     benchmark:
-        f"{BENCHMARKS}/synthesize/{{ds}}.tsv"
+        P.benchmark("synthesize_dataset")
     conda:
         "../envs/ffmpeg.yaml"
     params:

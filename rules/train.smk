@@ -7,13 +7,11 @@ rule pretrain:
     input:
         unpack(pretrain_inputs),
     output:
-        model=f"{P('pretrain_run')}/model.pt",
-        metrics=f"{P('pretrain_run')}/metrics.json",
-        log=f"{P('pretrain_run')}/log.csv",
+        **run_outputs("pretrain_run", "model", "metrics", "log", "hparams"),
     log:
-        f"{LOGS}/pretrain/{{src}}/{{variant}}/seed{{seed}}.log",
+        P.log("pretrain"),
     benchmark:
-        f"{BENCHMARKS}/pretrain/{{src}}/{{variant}}/seed{{seed}}.tsv"
+        P.benchmark("pretrain")
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
@@ -42,15 +40,13 @@ rule finetune:
     input:
         unpack(finetune_inputs),
     output:
-        model=f"{P('finetune_run')}/model.pt",
-        metrics=f"{P('finetune_run')}/metrics.json",
-        log=f"{P('finetune_run')}/log.csv",
-        eval=f"{P('finetune_run')}/eval.json",
-        predictions=f"{P('finetune_run')}/predictions.csv",
+        **run_outputs(
+            "finetune_run", "model", "metrics", "log", "hparams", "eval", "predictions"
+        ),
     log:
-        f"{LOGS}/finetune/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.log",
+        P.log("finetune"),
     benchmark:
-        f"{BENCHMARKS}/finetune/{{tgt}}/{{init}}/split{{split}}/seed{{seed}}.tsv"
+        P.benchmark("finetune")
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]

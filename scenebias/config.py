@@ -14,6 +14,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from scenebias.backends import SettingFile, offline_backends
+from scenebias.registry import BACKENDS, chosen_backend, dataset_kind
 from scenebias.synth.naming import sweep_dataset_name
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -27,14 +29,20 @@ def _key_path(path) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
 
-def _with_defaults(validator_class):
-    """A validator class that fills `default` values of properties while it validates (jsonschema FAQ recipe)."""
+def _with_defaults(validator_class, definitions: dict):
+    """A validator class that fills `default` values of properties while it validates (jsonschema FAQ recipe).
+
+    An object schema with `x-overrides: <name>` is a layer over `$defs/<name>` (a pretraining variant over
+    pretrain.defaults, a fine-tuning target over finetune.defaults): the keys it shares with that definition are
+    left out when absent, so that the layer below supplies them; its own keys still get their defaults."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
+            layer_of = schema.get("x-overrides")
+            shared = set(definitions[layer_of]["properties"]) if layer_of else set()
             for name, subschema in properties.items():
-                if "default" in subschema and name not in instance:
+                if "default" in subschema and name not in instance and name not in shared:
                     instance[name] = copy.deepcopy(subschema["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
@@ -62,7 +70,7 @@ def describe_error(error: jsonschema.ValidationError) -> str:
 def validate_config(config: dict, schema: dict | None = None) -> dict:
     """Validate in place, filling defaults; raise ConfigError naming the first bad key. Returns config."""
     schema = schema if schema is not None else load_schema()
-    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
+    validator_class = _with_defaults(jsonschema.validators.validator_for(schema), schema.get("$defs", {}))
     validator = validator_class(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:
@@ -88,24 +96,8 @@ def _check_semantics(config: dict) -> None:
                 f"config key 'world.targets.{name}.scene': scene {target['scene']} does not exist "
                 f"(world.n_scenes = {world['n_scenes']})"
             )
-    if config["scene"]["backend"] == "kmeans" and config["scene"]["kmeans"]["fit_on"] not in config["datasets"]:
-        raise ConfigError(
-            f"config key 'scene.kmeans.fit_on': dataset {config['scene']['kmeans']['fit_on']!r} is not in datasets"
-        )
-    for section, key in (("scene", "places365"), ("humans", "torchvision")):
-        entry = config[section][key]
-        if config[section]["backend"] == key and not entry["weights"] and not (entry["url"] and entry["sha256"]):
-            raise ConfigError(
-                f"config key '{section}.{key}': the {key} backend needs weights: set {section}.{key}.weights to a "
-                f"local file, or url together with sha256 to download it; offline alternative: "
-                f"{section}.backend: {'kmeans' if section == 'scene' else 'motion'}"
-            )
-    if config["humans"]["backend"] == "oracle":
-        non_synthetic = [d for d, spec in config["datasets"].items() if spec["kind"] != "synthetic"]
-        if non_synthetic:
-            raise ConfigError(
-                f"config key 'humans.backend': oracle boxes exist only for synthetic datasets, not {non_synthetic}"
-            )
+    for section in BACKENDS:
+        _check_backend(config, section)
     variants = config["pretrain"]["variants"]
     if config["pretrain"]["dataset"] not in config["datasets"]:
         raise ConfigError(f"config key 'pretrain.dataset': {config['pretrain']['dataset']!r} is not in datasets")
@@ -124,15 +116,40 @@ def _check_semantics(config: dict) -> None:
         if name not in config["datasets"]:
             raise ConfigError(f"config key 'finetune.targets.{name}': no dataset named {name!r}")
     for name, dataset in config["datasets"].items():
-        if dataset["kind"] != "synthetic" and not dataset.get("root"):
+        rendered = dataset_kind(dataset).rendered
+        if not rendered and not dataset.get("root"):
             raise ConfigError(f"config key 'datasets.{name}.root': a {dataset['kind']} dataset needs its folder")
-        if dataset["kind"] == "synthetic" and name != "source" and name not in world["targets"]:
+        if rendered and name != "source" and name not in world["targets"]:
             raise ConfigError(
-                f"config key 'datasets.{name}': a synthetic dataset must be 'source' or one of world.targets "
-                f"({', '.join(world['targets']) or 'none defined'})"
+                f"config key 'datasets.{name}': a {dataset['kind']} dataset is rendered from `world`, so it must be "
+                f"'source' or one of world.targets ({', '.join(world['targets']) or 'none defined'})"
             )
     _check_dataset_options(config)
     _check_splits(config)
+
+
+def _check_backend(config: dict, section: str) -> None:
+    """What the chosen backend of a section needs: its weights (a local file, or url + sha256 to download), rendered
+    datasets when it reads the synthetic world's truth, and datasets of the run where its settings name one."""
+    name, record, settings = chosen_backend(config, section)
+    weights = record.weights
+    if weights is not None and weights.required and not settings["weights"] and not (settings["url"] and settings["sha256"]):
+        offline = offline_backends(BACKENDS[section])
+        raise ConfigError(
+            f"config key '{section}.{name}': the {name} backend needs weights: set {section}.{name}.weights to a "
+            f"local file, or url together with sha256 to download it; offline alternative: "
+            f"{section}.backend: {' or '.join(offline)}"
+        )
+    if record.needs_world:
+        not_rendered = [d for d, spec in config["datasets"].items() if not dataset_kind(spec).rendered]
+        if not_rendered:
+            raise ConfigError(
+                f"config key '{section}.backend': {name} reads the synthetic world's ground truth, which only rendered "
+                f"datasets have, not {not_rendered}"
+            )
+    for key in record.dataset_keys:
+        if settings[key] not in config["datasets"]:
+            raise ConfigError(f"config key '{section}.{name}.{key}': dataset {settings[key]!r} is not in datasets")
 
 
 def _check_dataset_options(config: dict) -> None:
@@ -164,7 +181,7 @@ def _check_splits(config: dict, base: Path | str | None = None) -> None:
     known: dict[str, list[int]] = {}
     for key, name, split in splits_used(config):
         dataset = config["datasets"][name]
-        reads_disk = dataset["kind"] == "videos" and isinstance(dataset.get("options", {}).get("list"), str)
+        reads_disk = dataset_kind(dataset).splits_need_disk(dataset.get("options", {}))
         if reads_disk != (base is not None):
             continue
         if name not in known:
@@ -185,7 +202,8 @@ def check_on_disk(config: dict, base: Path | str = ".") -> None:
     dataset's list file gives include those the run trains on. Relative paths are from `base` (the working
     directory of the run)."""
     for name, dataset in config["datasets"].items():
-        if dataset["kind"] == "synthetic":
+        kind = dataset_kind(dataset)
+        if kind.rendered:
             continue
         root = Path(base, dataset["root"])
         if not root.is_dir():
@@ -193,12 +211,9 @@ def check_on_disk(config: dict, base: Path | str = ".") -> None:
                 f"config key 'datasets.{name}.root': {dataset['root']} is not a folder (looked for {root.absolute()}); "
                 "put the dataset there or point the key at it (README: Reproducing the paper, Bring your own videos)"
             )
-        lists = dataset.get("options", {}).get("list")
-        if dataset["kind"] == "videos" and lists:
-            for key, value in lists.items() if isinstance(lists, dict) else [(None, lists)]:
-                if not Path(root, value).is_file():
-                    where = f"datasets.{name}.options.list" + (f".{key}" if key is not None else "")
-                    raise ConfigError(f"config key '{where}': {Path(root, value)} does not exist")
+        for key, value in kind.list_files(dataset.get("options", {})):
+            if not Path(root, value).is_file():
+                raise ConfigError(f"config key 'datasets.{name}.options.{key}': {Path(root, value)} does not exist")
     _check_splits(config, base)
 
 
@@ -219,8 +234,11 @@ def subset_list_entries(dataset: dict) -> list[tuple[str, str]]:
 def file_settings(config: dict) -> list[tuple[str, str]]:
     """(config key, value) of every setting that names a file which may come from `downloads`."""
     found = []
-    if config["scene"]["places365"]["categories"]:
-        found.append(("scene.places365.categories", config["scene"]["places365"]["categories"]))
+    for section in BACKENDS:
+        name, record, settings = chosen_backend(config, section)
+        for source in record.files.values():
+            if isinstance(source, SettingFile) and settings[source.key]:
+                found.append((f"{section}.{name}.{source.key}", settings[source.key]))
     for name, dataset in config["datasets"].items():
         found += [(f"datasets.{name}.options.subset_lists.{k}", v) for k, v in subset_list_entries(dataset)]
     return found

@@ -163,6 +163,10 @@ def bias_markdown(bias: pd.DataFrame, order: list[str]) -> str:
     return "\n".join(lines)
 
 
+DIFFERENCE_COLUMNS = ("variant", "measure", "diff_mean", "diff_std", "diff_low", "diff_high", "n_pairs", "pooled_std",
+                      "gap_in_pooled_std")  # fmt: skip
+
+
 def bias_differences(bias: pd.DataFrame, order: list[str], baseline: str = "baseline") -> pd.DataFrame:
     """Per (variant, measure): the paired difference to the baseline over the seeds both have, its 95 % t interval,
     and the gap in units of the pooled standard deviation of the two groups (a separation, not a test)."""
@@ -182,10 +186,9 @@ def bias_differences(bias: pd.DataFrame, order: list[str], baseline: str = "base
                 if min(n_a, n_b) > 1
                 else float("nan")
             )
-            rows.append({"variant": variant, "measure": measure, "diff_mean": mean, "diff_std": std, "diff_low": low,
-                         "diff_high": high, "n_pairs": n, "pooled_std": pooled,
-                         "gap_in_pooled_std": abs(mean) / pooled if pooled > 0 else float("nan")})  # fmt: skip
-    return pd.DataFrame(rows)
+            rows.append(dict(zip(DIFFERENCE_COLUMNS, (variant, measure, mean, std, low, high, n, pooled,
+                                 abs(mean) / pooled if pooled > 0 else float("nan")), strict=True)))  # fmt: skip
+    return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 
 
 def bias_differences_markdown(differences: pd.DataFrame, order: list[str]) -> str:

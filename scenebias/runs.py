@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from scenebias.datasets import DATASET_KINDS
 from scenebias.settings import TrainSettings, amp_mode
 from scenebias.synth.naming import sweep_dataset_name
 
@@ -100,9 +101,9 @@ def finetune_settings(config: dict, target: str, seed: int) -> dict:
 
 
 def sweep_datasets(config: dict) -> dict[str, float]:
-    """Sweep dataset name -> p_bias; empty unless the source is synthetic."""
+    """Sweep dataset name -> p_bias; empty unless the source is rendered from the world settings."""
     source = config["pretrain"]["dataset"]
-    if config["datasets"][source]["kind"] != "synthetic":
+    if not DATASET_KINDS[config["datasets"][source]["kind"]].rendered:
         return {}
     return {sweep_dataset_name(p): p for p in config["sweep"]["p_bias"]}
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from scenebias.backends import BackendRecord, SettingFile, ShardFrames, StageOutput, Weights
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import load_boxes, mask_humans
 
@@ -240,15 +241,18 @@ def places365_soft_labels(
 # The labellers: one per scene backend (config scene.backend), one signature
 
 
-@dataclass(frozen=True)
-class Labeller:
-    """A scene backend: `label(files, settings)` -> (video ids, soft labels (N, K), class names or None) for one
-    shard. `files` holds the job's named inputs (see `inputs`); `settings` is the backend's config section plus
-    `frames_per_video`. `uses_network` decides whether the job holds a GPU."""
+@dataclass(frozen=True, kw_only=True)
+class Labeller(BackendRecord):
+    """A scene backend (config scene.backend): `label(files, settings)` -> (video ids, soft labels (N, K), class
+    names or None) for one shard. `files` holds the job's named inputs (`files`, scenebias.backends); `settings` is
+    the backend's config section (scene.<name>) plus `frames_per_video`.
+
+    b_scene: what B_scene probes for this backend, (layout name, key in its .npz): per-shard appearance features
+    or the merged soft labels.
+    """
 
     label: Callable[[dict[str, Path], dict], tuple[list[str], np.ndarray, list[str] | None]]
-    inputs: tuple[str, ...]
-    uses_network: bool
+    b_scene: tuple[str, str] = ("scene_labels", "soft")
 
 
 def _kmeans_label(files: dict[str, Path], settings: dict):
@@ -272,9 +276,28 @@ def _places365_label(files: dict[str, Path], settings: dict):
     return ids, soft, names
 
 
-LABELLERS = {
-    "kmeans": Labeller(_kmeans_label, ("features", "model"), uses_network=False),
-    "places365": Labeller(_places365_label, ("index", "packs", "weights", "categories"), uses_network=True),
+# The registry (config scene.backend; the schema's enum lists the same names, tests/test_structure.py checks).
+LABELLERS: dict[str, Labeller] = {
+    # Clusters fitted on one dataset's training videos (scene.kmeans.fit_on) by the fit_scene_model rule.
+    "kmeans": Labeller(
+        label=_kmeans_label,
+        files={
+            "features": StageOutput("shard_scene_features", "the shard's appearance features"),
+            "model": StageOutput("scene_model", "the fitted k-means model .npz"),
+        },
+        dataset_keys=("fit_on",),
+        b_scene=("shard_scene_features", "features"),
+    ),
+    "places365": Labeller(
+        label=_places365_label,
+        files={
+            "index": ShardFrames("index", "the shard's frame index.csv"),
+            "packs": ShardFrames("packs", "the shard's packs folder"),
+            "weights": Weights("places365_resnet50.pth.tar", "resnet50_places365.pth.tar"),
+            "categories": SettingFile("categories", "categories_places365.txt (optional: class names)"),
+        },
+        uses_network=True,
+    ),
 }
 
 

@@ -32,22 +32,26 @@ def amp_mode(value: bool | str | None) -> str:
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """The clips a model sees: frames per clip, square crop side, corner-crop scales and horizontal flips."""
+    """The clips a model sees: frames per clip, square crop side, corner-crop scales and horizontal flips. The
+    defaults are the schema's `clip` defaults (the paper's 16 x 112 is configs/paper.yaml's; a test checks)."""
 
-    frames: int = 16
-    crop: int = 112
+    frames: int = 8
+    crop: int = 32
     scales: tuple[float, ...] = PAPER_SCALES
     flip: bool = True
 
 
 @dataclass
 class TrainSettings:
-    """Every hyperparameter of one training run (written next to its outputs)."""
+    """Every hyperparameter of one training run (written next to its outputs).
+
+    The workflow builds every field from the validated config (scenebias.runs); the defaults here serve code that
+    trains outside the workflow (tests, bench/) and are the schema's, field for field (tests/test_structure.py)."""
 
     model: str = "small3d"
     model_kwargs: dict = field(default_factory=dict)
-    clip_frames: int = 16
-    crop: int = 112
+    clip_frames: int = 8
+    crop: int = 32
     scales: list[float] = field(default_factory=lambda: list(PAPER_SCALES))
     flip: bool = True
     mean: list[float] = field(default_factory=lambda: list(ACTIVITYNET_MEAN))

@@ -71,7 +71,7 @@ def dataset_summary(results: Path, name: str) -> DatasetSummary:
     summary = DatasetSummary(name)
     manifest = _read_json(Path(P("manifest_report", ds=name)))
     if manifest is None or not Path(P("manifest", ds=name)).is_file():
-        log = Path(P("logs")) / "manifest" / f"{name}.log"
+        log = Path(P.log("manifest", ds=name))
         summary.manifest_error = _manifest_error(log)
         if summary.manifest_error:
             summary.details.append(str(log))
@@ -90,7 +90,7 @@ def dataset_summary(results: Path, name: str) -> DatasetSummary:
         if summary.failed:
             summary.details.append(P("frames_report", ds=name))
     else:
-        shard_pattern = Path(P("shard_frames", ds=name, shard="*"), "index.csv")
+        shard_pattern = Path(P("shard_frame_index", ds=name, shard="*"))
         shards = sorted(shard_pattern.parent.parent.glob(f"{shard_pattern.parent.name}/index.csv"))
         if shards:
             index = pd.concat([pd.read_csv(p, keep_default_na=False) for p in shards], ignore_index=True)
@@ -98,9 +98,9 @@ def dataset_summary(results: Path, name: str) -> DatasetSummary:
             bad = index[index["status"] != "ok"]
             summary.failed = list(zip(bad["video_id"].astype(str), bad["error"].astype(str), strict=True))
             if summary.failed:
-                summary.details.append(P("shard_frames", ds=name, shard="<shard>") + "/index.csv")
+                summary.details.append(P("shard_frame_index", ds=name, shard="<shard>"))
     if summary.failed:
-        summary.details.append(str(Path(P("logs")) / "frames" / name) + "/")
+        summary.details.append(str(Path(P.log("extract_frames", ds=name, shard="*")).parent) + "/")
     quality = _read_json(Path(P("boxes_quality", ds=name)))
     if quality and quality.get("large_boxes_dropped", {}).get("boxes"):
         summary.dropped_boxes = quality["large_boxes_dropped"]

@@ -9,15 +9,14 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 import pandas as pd
 
+from scenebias.backends import file_flags, missing_inputs
 from scenebias.cli import setup_logging, write_hparams
 from scenebias.humans.boxes import save_boxes
 from scenebias.humans.detectors import BackendUnavailable
 from scenebias.humans.stage import BOX_BACKENDS, shard_boxes
+from scenebias.paths import sidecar
 
-FILES = {
-    "weights": "detector weights file (torchvision, detectron2)",
-    "oracle": "actor_boxes.csv of a synthetic dataset (oracle)",
-}
+FILES = file_flags(BOX_BACKENDS)  # --<name> of every file input a backend's record names
 
 
 def main() -> None:
@@ -34,6 +33,9 @@ def main() -> None:
     setup_logging()
     settings = json.loads(args.settings)
     files = {name: getattr(args, name) for name in FILES if getattr(args, name) is not None}
+    missing = missing_inputs(BOX_BACKENDS[args.backend], files)
+    if missing:
+        parser.error(f"the {args.backend} backend needs {' '.join(missing)}")
     index = pd.read_csv(args.index, keep_default_na=False)
     try:
         find = BOX_BACKENDS[args.backend].build(settings, files)
@@ -42,7 +44,7 @@ def main() -> None:
     videos = shard_boxes(index, args.packs, find, args.stride, args.backend)
     save_boxes(args.out, videos)
     write_hparams(
-        args.out.with_suffix(".hparams.json"),
+        sidecar(args.out),
         {"backend": args.backend, "stride": args.stride, "settings": settings,
          "files": {k: str(v) for k, v in files.items()}},
     )  # fmt: skip

@@ -9,13 +9,13 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 from scenebias.cli import setup_logging
-from scenebias.datasets import ADAPTERS
+from scenebias.datasets import DATASET_KINDS
 from scenebias.manifest import ManifestError, assign_shards, reconcile_with_disk, write_manifest
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--kind", required=True, choices=sorted(ADAPTERS))
+    parser.add_argument("--kind", required=True, choices=sorted(DATASET_KINDS))
     parser.add_argument("--root", type=Path, required=True, help="the dataset's folder (official layout)")
     parser.add_argument("--options", default="{}", help="adapter options as JSON (see scenebias.datasets)")
     parser.add_argument(
@@ -37,7 +37,7 @@ def main() -> None:
             options["subset_lists"] = (
                 {k: resolve(v) for k, v in lists.items()} if isinstance(lists, dict) else [resolve(v) for v in lists]
             )
-        listed, video_root, adapter_report = ADAPTERS[args.kind](args.root, options)
+        listed, video_root, adapter_report = DATASET_KINDS[args.kind].adapt(args.root, options)
         manifest, report = reconcile_with_disk(listed, video_root)
     except ManifestError as exc:
         sys.exit(f"error: {exc}")

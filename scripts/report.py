@@ -10,6 +10,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 from scenebias.cli import setup_logging
+from scenebias.paths import report_file
 from scenebias.report import (
     PUBLISHED_HMDB51_ABLATION,
     b_scene_markdown,
@@ -74,10 +75,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     runs = finetune_table(with_runs(args.evals, args.eval_runs, "--evals"))
-    runs.to_csv(out / "runs.csv", index=False)
+    runs.to_csv(report_file(out, "runs"), index=False)
     summary = transfer_summary(runs, args.order)
-    summary.to_csv(out / "results.csv", index=False)
-    (out / "results.tex").write_text(latex_table(summary, args.targets, args.order))
+    summary.to_csv(report_file(out, "csv"), index=False)
+    report_file(out, "tex").write_text(latex_table(summary, args.targets, args.order))
 
     parts = [
         f"# {args.title}",
@@ -93,23 +94,23 @@ def main() -> None:
         parts.append(f"Published HMDB51 ablation (avg of 3 splits): {ablation}.")
     if args.bias:
         bias = bias_table(with_runs(args.bias, args.bias_runs, "--bias"))
-        bias.to_csv(out / "bias.csv", index=False)
-        bias_summary(bias).to_csv(out / "bias_summary.csv", index=False)
+        bias.to_csv(report_file(out, "bias"), index=False)
+        bias_summary(bias).to_csv(report_file(out, "bias_summary"), index=False)
         parts += ["## Scene-bias measures on the source (%)", bias_markdown(bias, args.order)]
         differences = bias_differences(bias, args.order)
+        differences.to_csv(report_file(out, "bias_differences"), index=False)  # header only without a baseline
         if not differences.empty:
-            differences.to_csv(out / "bias_differences.csv", index=False)
             parts += [
                 "### Paired differences to the baseline (points; 95 % t interval; gap in pooled std)",
                 bias_differences_markdown(differences, args.order),
             ]
-        plot_bias(bias, args.order, out / "bias_measures.png")
-        parts.append("![bias measures](bias_measures.png)")
+        plot_bias(bias, args.order, report_file(out, "bias_plot"))
+        parts.append(f"![bias measures]({report_file('.', 'bias_plot').name})")
     if args.b_scene:
         parts += ["## Dataset scene bias", b_scene_markdown(with_runs(args.b_scene, args.b_scene_runs, "--b-scene"))]
     if args.logs:
-        plot_training_curves(with_runs(args.logs, args.log_runs, "--logs"), out / "training_curves.png")
-        parts.append("![training curves](training_curves.png)")
+        plot_training_curves(with_runs(args.logs, args.log_runs, "--logs"), report_file(out, "curves"))
+        parts.append(f"![training curves]({report_file('.', 'curves').name})")
     if args.sheets:
         parts += [
             "## Contact sheets",
@@ -120,8 +121,8 @@ def main() -> None:
     if args.left_out:
         parts += ["## Videos per dataset", left_out_markdown(args.results, args.left_out)]
     parts.append(NOTES.strip())
-    (out / "results.md").write_text("\n\n".join(parts) + "\n")
-    print((out / "results.md").read_text())
+    report_file(out, "md").write_text("\n\n".join(parts) + "\n")
+    print(report_file(out, "md").read_text())
 
 
 if __name__ == "__main__":

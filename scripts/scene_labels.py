@@ -7,17 +7,12 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
+from scenebias.backends import file_flags, missing_inputs
 from scenebias.cli import setup_logging, write_hparams
+from scenebias.paths import sidecar
 from scenebias.scene import LABELLERS, save_labels
 
-FILES = {
-    "features": "the shard's k-means feature file (kmeans)",
-    "model": "the fitted k-means model .npz (kmeans)",
-    "index": "the shard's frame index.csv (places365)",
-    "packs": "the shard's packs folder (places365)",
-    "weights": "resnet50_places365.pth.tar (places365)",
-    "categories": "categories_places365.txt (places365, optional)",
-}
+FILES = file_flags(LABELLERS)  # --<name> of every file input a labeller's record names
 
 
 def main() -> None:
@@ -31,14 +26,14 @@ def main() -> None:
     setup_logging()
     labeller = LABELLERS[args.backend]
     files = {name: getattr(args, name) for name in FILES if getattr(args, name) is not None}
-    missing = [f"--{name}" for name in labeller.inputs if name not in files and name != "categories"]
+    missing = missing_inputs(labeller, files)
     if missing:
         parser.error(f"the {args.backend} backend needs {' '.join(missing)}")
     settings = json.loads(args.settings)
     ids, soft, names = labeller.label(files, settings)
     save_labels(args.out, ids, soft, names)
-    write_hparams(args.out.with_suffix(".hparams.json"), {"backend": args.backend, "settings": settings,
-                                                          "files": {k: str(v) for k, v in files.items()}})  # fmt: skip
+    files_used = {k: str(v) for k, v in files.items()}
+    write_hparams(sidecar(args.out), {"backend": args.backend, "settings": settings, "files": files_used})
     print(f"{len(ids)} videos labelled -> {args.out}")
 
 

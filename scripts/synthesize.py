@@ -8,6 +8,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 from scenebias.cli import setup_logging, write_hparams
+from scenebias.paths import world_file
 from scenebias.synth.world import check_ffmpeg_can_encode, write_dataset
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     world = json.loads(args.world)
     check_ffmpeg_can_encode()
     truth = write_dataset(args.dataset, world, args.out)
-    write_hparams(args.out / args.dataset / "hparams.json", {"world": world, "dataset": args.dataset})
+    write_hparams(world_file(args.out / args.dataset, "hparams"), {"world": world, "dataset": args.dataset})
     print(f"rendered {len(truth)} videos of {args.dataset} into {args.out / args.dataset}")
 
 

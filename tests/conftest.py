@@ -90,7 +90,7 @@ def tiny_source(tmp_path_factory, tiny_world):
     labels. Returns a dict of paths (manifest, frames, scene, boxes, truth)."""
     import numpy as np
 
-    from scenebias.datasets.synthetic import dataset_dirs, read_synthetic
+    from scenebias.datasets import DATASET_KINDS
     from scenebias.frames import extract_shard, write_index
     from scenebias.humans.boxes import save_boxes
     from scenebias.humans.stage import BOX_BACKENDS, shard_boxes
@@ -100,8 +100,8 @@ def tiny_source(tmp_path_factory, tiny_world):
 
     root = tmp_path_factory.mktemp("tiny_source")
     render_world(tiny_world, root / "world", ["source"])
-    video_root, _ = dataset_dirs(root / "world", "source")
-    manifest, _ = reconcile_with_disk(read_synthetic(root / "world", "source"), video_root)
+    listed, video_root, _ = DATASET_KINDS["synthetic"].adapt(root / "world" / "source", {})
+    manifest, _ = reconcile_with_disk(listed, video_root)
     manifest = assign_shards(manifest, 1000)
     manifest.to_csv(root / "manifest.csv", index=False)
     packs = root / "frames" / "0000" / "packs"

@@ -27,7 +27,7 @@ MINIMUM = 0.45
 
 
 def test_unbiased_world_is_learnable_by_the_default_backbone(tmp_path):
-    from scenebias.datasets.synthetic import dataset_dirs, read_synthetic
+    from scenebias.datasets import DATASET_KINDS
     from scenebias.frames import extract_shard, write_index
     from scenebias.manifest import assign_shards, reconcile_with_disk
     from scenebias.synth.world import render_world
@@ -37,8 +37,8 @@ def test_unbiased_world_is_learnable_by_the_default_backbone(tmp_path):
     world["source"] = {"train": TRAIN_CLIPS, "test": TEST_CLIPS, "test_conflict": 8, "test_masked": 8,
                        "test_noactor": 8}  # fmt: skip
     render_world(world, tmp_path / "world", ["source"])
-    video_root, _ = dataset_dirs(tmp_path / "world", "source")
-    manifest, _ = reconcile_with_disk(read_synthetic(tmp_path / "world", "source"), video_root)
+    listed, video_root, _ = DATASET_KINDS["synthetic"].adapt(tmp_path / "world" / "source", {})
+    manifest, _ = reconcile_with_disk(listed, video_root)
     manifest = assign_shards(manifest, 10_000)
     manifest.to_csv(tmp_path / "manifest.csv", index=False)
     frames = config["frames"]

@@ -1,6 +1,6 @@
 """Helpers the dataset adapters share: option checking, the output table and per-split role counts.
 
-Every adapter behind `scenebias.datasets.ADAPTERS` is called as `adapt(root, options)` and returns
+Every adapter behind `scenebias.datasets.DATASET_KINDS` is called as `adapt(root, options)` and returns
 `(table, video_root, report)`: the listed videos (columns video_id, path, label, label_name, any extra columns,
 then `split<k>`), the folder their paths are relative to, and a JSON-able report. Report keys are chosen not to
 collide with those of `scenebias.manifest.reconcile_with_disk` (listed, used, missing, unlisted, ...), so the

@@ -24,6 +24,8 @@ from scenebias.humans.boxes import empty_boxes
 
 @dataclass(frozen=True)
 class MotionSettings:
+    """The `humans.motion` config section; the defaults are the schema's (tests/test_structure.py checks)."""
+
     diff_threshold: float = 0.06
     min_area: float = 0.004
     open_px: int = 0

@@ -12,7 +12,9 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from scenebias.backends import BackendRecord, Weights, WorldFile
 from scenebias.framepack import read_frames
+from scenebias.paths import world_file
 from scenebias.humans.boxes import (
     VideoBoxes,
     actor_coverage,
@@ -55,15 +57,13 @@ def oracle_boxes(actor_boxes_csv: Path) -> Callable[[str, int, int, np.ndarray],
 BoxFinder = Callable[[object, np.ndarray, Callable[[], np.ndarray]], tuple[list[np.ndarray], np.ndarray | None]]
 
 
-@dataclass(frozen=True)
-class BoxBackend:
+@dataclass(frozen=True, kw_only=True)
+class BoxBackend(BackendRecord):
     """A human-box backend (config humans.backend): `build(settings, files)` -> a BoxFinder, where `settings` is
-    the backend's config section and `files` the job's named file inputs (`inputs`; optional ones may be absent).
-    `uses_network` decides whether the job holds a GPU."""
+    the backend's config section (humans.<name>, {} when the schema has none) and `files` the job's named file
+    inputs (`files`, scenebias.backends; optional ones may be absent). The job always reads the shard's frames."""
 
     build: Callable[[dict, dict[str, Path]], BoxFinder]
-    inputs: tuple[str, ...]
-    uses_network: bool
 
 
 def _motion(settings: dict, files: dict[str, Path]) -> BoxFinder:
@@ -108,11 +108,23 @@ def _oracle(settings: dict, files: dict[str, Path]) -> BoxFinder:
     return lambda row, idx, frames: (boxes(row.video_id, int(row.src_w), int(row.w), idx), None)
 
 
-BOX_BACKENDS = {
-    "motion": BoxBackend(_motion, (), uses_network=False),
-    "torchvision": BoxBackend(_torchvision, ("weights",), uses_network=True),
-    "detectron2": BoxBackend(_detectron2, ("weights",), uses_network=True),
-    "oracle": BoxBackend(_oracle, ("oracle",), uses_network=False),
+DETECTOR_WEIGHTS = "detector weights file"
+
+# The registry (config humans.backend; the schema's enum lists the same names, tests/test_structure.py checks).
+BOX_BACKENDS: dict[str, BoxBackend] = {
+    "motion": BoxBackend(build=_motion),
+    "torchvision": BoxBackend(
+        build=_torchvision,
+        files={"weights": Weights("torchvision_{model}.pth", DETECTOR_WEIGHTS)},
+        uses_network=True,
+    ),
+    # detectron2 without weights loads its model zoo's (its own download, on a machine with internet).
+    "detectron2": BoxBackend(
+        build=_detectron2, files={"weights": Weights(None, DETECTOR_WEIGHTS)}, uses_network=True, env="detectron2"
+    ),
+    "oracle": BoxBackend(
+        build=_oracle, files={"oracle": WorldFile("actor_boxes", "actor_boxes.csv of a synthetic dataset")}
+    ),
 }
 
 
@@ -159,9 +171,9 @@ def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir
             "videos": int(sum(bool(v.dropped.any()) for v in videos.values())),
         },
     }
-    if truth_dir is not None and (truth_dir / "actor_masks.npz").is_file():
-        masks = load_actor_masks(truth_dir / "actor_masks.npz")
-        truth = pd.read_csv(truth_dir / "ground_truth.csv").set_index("video_id")
+    if truth_dir is not None and world_file(truth_dir, "actor_masks").is_file():
+        masks = load_actor_masks(world_file(truth_dir, "actor_masks"))
+        truth = pd.read_csv(world_file(truth_dir, "truth")).set_index("video_id")
         covered = total = 0
         ious: list[float] = []
         noactor_valid = []

@@ -40,6 +40,7 @@ from scenebias.synth.render import (
     make_scenes,
 )
 from scenebias.synth.truth import load_actor_masks  # noqa: F401  (re-exported)
+from scenebias.paths import world_file
 
 # H.264 pixel formats by chroma subsampling: 4:2:0 is what real footage has; 4:4:4 keeps the colour of a 4-px limb
 # (4:2:0 halves the chroma resolution, which costs the thin coloured actor about half of the video round trip's
@@ -270,18 +271,18 @@ def write_dataset(name: str, world: dict, out_root: Path) -> pd.DataFrame:
 
     encoded = encode_videos(clips(), len(specs), staging, world)
     for spec, path in zip(specs, encoded, strict=True):
-        dest = root / "videos" / spec.label_name / f"{spec.video_id}.mp4"
+        dest = world_file(root, "videos") / spec.label_name / f"{spec.video_id}.mp4"
         dest.parent.mkdir(parents=True, exist_ok=True)
         path.rename(dest)
     staging.rmdir()
 
     classes = _class_names(name, world)
-    _write_lists(root / "lists", specs, classes)
+    _write_lists(world_file(root, "lists"), specs, classes)
     truth = pd.DataFrame([{k: v for k, v in asdict(s).items() if k not in ("colour", "seed")} for s in specs])
     truth["n_frames"] = world["n_frames"]
-    truth.to_csv(root / "ground_truth.csv", index=False)
+    truth.to_csv(world_file(root, "truth"), index=False)
     _write_actor_truth(root, specs, masks)
-    (root / "classes.json").write_text(json.dumps(classes, indent=1) + "\n")
+    world_file(root, "classes").write_text(json.dumps(classes, indent=1) + "\n")
     return truth
 
 
@@ -311,10 +312,10 @@ def _write_actor_truth(root: Path, specs: list[VideoSpec], masks: np.ndarray) ->
             x1, y1, x2, y2 = actor_box(mask)
             rows.append((spec.video_id, t, x1, y1, x2, y2, int(mask.sum())))
     pd.DataFrame(rows, columns=["video_id", "frame", "x1", "y1", "x2", "y2", "actor_pixels"]).to_csv(
-        root / "actor_boxes.csv", index=False
+        world_file(root, "actor_boxes"), index=False
     )
     np.savez_compressed(
-        root / "actor_masks.npz",
+        world_file(root, "actor_masks"),
         video_ids=np.array([s.video_id for s in specs]),
         masks=np.packbits(masks, axis=-1),
         width=np.array(masks.shape[-1]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Fit the k-means scene clusters on the training videos of one dataset."""
+"""Fit a scene labeller's model (the k-means scene clusters) on the training videos of one dataset."""
 
 import argparse
 from pathlib import Path
@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from scenebias.cli import setup_logging, write_hparams
+from scenebias.paths import sidecar
 from scenebias.scene import fit_kmeans
 
 
@@ -34,7 +35,7 @@ def main() -> None:
     model = fit_kmeans(features[use], args.k, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, **model)
-    write_hparams(args.out.with_suffix(".hparams.json"), {"k": args.k, "seed": args.seed, "fit_videos": int(use.sum())})
+    write_hparams(sidecar(args.out), {"k": args.k, "seed": args.seed, "fit_videos": int(use.sum())})
     print(f"k-means k={args.k} fitted on {int(use.sum())} training videos -> {args.out}")
 
 

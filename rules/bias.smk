@@ -4,7 +4,7 @@
 
 rule bias_measures:
     input:
-        model=f"{P('pretrain_run')}/model.pt",
+        model=P.run("pretrain_run", "model"),
         manifest=P("manifest", ds="{src}"),
         frames=P("frame_index", ds="{src}"),
         scene=P("scene_labels", ds="{src}"),
@@ -12,7 +12,9 @@ rule bias_measures:
     output:
         P("bias"),
     log:
-        f"{LOGS}/bias/{{src}}/{{variant}}/seed{{seed}}.log",
+        P.log("bias_measures"),
+    benchmark:
+        P.benchmark("bias_measures")
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
@@ -20,7 +22,7 @@ rule bias_measures:
         gpu=gpus_of(),
     params:
         script=script("bias_measures"),
-        truth=truth_option("--truth", "ground_truth.csv", "src"),
+        truth=truth_option("--truth", "truth", "src"),
         split=config["pretrain"]["split"],
         seed=config["bias"]["probe_seed"],
         batch_size=config["bias"]["batch_size"],
@@ -38,12 +40,14 @@ rule b_scene:
     output:
         P("b_scene"),
     log:
-        f"{LOGS}/bias/b_scene_{{ds}}.log",
+        P.log("b_scene"),
+    benchmark:
+        P.benchmark("b_scene")
     conda:
         "../envs/torch.yaml"
     params:
         script=script("b_scene"),
-        key="features" if config["scene"]["backend"] == "kmeans" else "soft",
+        key=BACKEND["scene"][1].b_scene[1],
         seed=config["bias"]["probe_seed"],
     shell:
         "python {params.script} {input.features} --key {params.key}"
