@@ -21,8 +21,9 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def write_hparams(path: Path, params: dict) -> None:
+def write_hparams(path: Path | str, params: dict) -> None:
     """Record a stage's settings next to its outputs, with the versions that produced them."""
+    path = Path(path)
     record = {
         "params": params,
         "scenebias": scenebias.__version__,
