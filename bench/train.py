@@ -27,7 +27,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from scenebias.config import load_config  # noqa: E402
-from scenebias.data import EpochSampler, TrainClips, load_videos, normalize  # noqa: E402
+from scenebias.data import EpochSampler, TrainClips, load_videos, model_input  # noqa: E402
 from scenebias.models import build_model  # noqa: E402
 from scenebias.models.common import count_macs  # noqa: E402
 from scenebias.runs import pretrain_settings  # noqa: E402
@@ -67,9 +67,7 @@ def step_rate(model_name, kwargs, frames, crop, batch, n_classes, device, amp, c
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         start = time.perf_counter()
-        x = normalize(clips, (114.8, 107.7, 99.5), (1, 1, 1))
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last_3d)
+        x = model_input(clips, (114.8, 107.7, 99.5), (1, 1, 1), channels_last, device)
         with autocast_context(settings, device):
             logits, _ = net(x)
             loss = F.cross_entropy(logits.float(), labels)

@@ -1,6 +1,6 @@
 """Clips from frame packs: the paper's training augmentation, the evaluation protocol, and human-masked clips.
 
-Clips leave the loader as uint8 (B, T, H, W, C) and are normalised on the training device (`normalize`), which
+Clips leave the loader as uint8 (B, T, H, W, C) and are normalised on the training device (`model_input`), which
 keeps the loader cheap and the host-to-device copy small (docs/design.md §8).
 
 Randomness: every augmentation draw comes from `numpy.random.default_rng([seed, epoch, index])`, where the
@@ -282,3 +282,14 @@ def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -
     mean_t = torch.tensor(mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1, 1)
     std_t = torch.tensor(std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1, 1)
     return (x - mean_t) / std_t
+
+
+def model_input(
+    clips: torch.Tensor, mean: Sequence[float], std: Sequence[float], channels_last: bool, device: str
+) -> torch.Tensor:
+    """A loader batch's uint8 clips (B, T, H, W, C) as the model's input on `device`: normalised (`normalize`),
+    and in channels_last_3d memory format when asked for on CUDA (where the model is converted too)."""
+    x = normalize(clips.to(device, non_blocking=True), mean, std)
+    if channels_last and device.startswith("cuda"):
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    return x

@@ -16,9 +16,9 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from scenebias.data import EvalClips, Video, load_videos, normalize
+from scenebias.data import EvalClips, Video, load_videos, model_input
+from scenebias.models import load_model
 from scenebias.settings import ClipSpec, TrainSettings
-from scenebias.train import load_model
 
 
 @torch.no_grad()
@@ -44,7 +44,7 @@ def predict(
     clips = np.zeros(len(videos))
     clip_correct = []
     for batch in tqdm(loader, desc=f"evaluate{f' ({transform})' if transform else ''}", mininterval=5, leave=False):
-        x = normalize(batch["clip"].to(device), mean, std)
+        x = model_input(batch["clip"], mean, std, False, device)
         logits, feature = net(x)
         probs = logits.float().softmax(1).cpu().numpy()
         idx = batch["video"].numpy()

@@ -13,6 +13,7 @@ from scenebias.data import (
     all_windows,
     corner_crop_box,
     loop_pad,
+    model_input,
     normalize,
     random_window,
 )
@@ -116,3 +117,10 @@ def test_normalize_moves_channels_and_subtracts_mean():
     x = normalize(clip, (100, 50, 0), (1, 2, 4))
     assert x.shape == (1, 3, 2, 4, 4)
     assert x[0, :, 0, 0, 0].tolist() == [0.0, 25.0, 25.0]
+
+
+def test_model_input_is_the_normalised_clip_and_channels_last_only_on_cuda():
+    clip = torch.randint(0, 256, (2, 3, 4, 5, 3), dtype=torch.uint8)
+    x = model_input(clip, (100, 50, 0), (1, 2, 4), True, "cpu")
+    reference = normalize(clip, (100, 50, 0), (1, 2, 4))
+    assert torch.equal(x, reference) and x.stride() == reference.stride()  # on CPU, the layout is left alone

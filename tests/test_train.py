@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from scenebias.train import Trainable, TrainSettings, load_model, save_model
+from scenebias.models import load_model, save_model
+from scenebias.train import Trainable, TrainSettings
 
 SCRIPT = REPO / "scripts" / "train.py"
 
@@ -295,7 +296,7 @@ def test_saved_model_round_trip_is_strict(tmp_path):
 
     s = TrainSettings(**settings(scene_weight=0.3))
     trainable = Trainable(build_model(s.model, 5, **s.model_kwargs), n_scenes=4, settings=s)
-    save_model(tmp_path / "m.pt", trainable, s, {})
+    save_model(tmp_path / "m.pt", trainable.net, {"scene": trainable.scene_head.state_dict()}, s, {})
     net, record = load_model(tmp_path / "m.pt")
     x = torch.randn(2, 3, 8, 32, 32)
     trainable.eval()
@@ -307,8 +308,31 @@ def test_saved_model_round_trip_is_strict(tmp_path):
         load_model(tmp_path / "bad.pt")
 
 
+def test_fine_tuning_init_replaces_the_classifier_and_drops_the_heads(tmp_path):
+    """init_from with new_classifier (fine-tuning on a new label set): the backbone strictly from the saved model,
+    a fresh classifier of the run's size, no head from the file; without it, another label set is refused."""
+    from scenebias.models import build_model
+    from scenebias.train import RunData, build_trainable
+
+    s = TrainSettings(**settings(scene_weight=0.3))
+    torch.manual_seed(0)
+    source = Trainable(build_model(s.model, 8, **s.model_kwargs), n_scenes=4, settings=s)
+    save_model(tmp_path / "m.pt", source.net, {"scene": source.scene_head.state_dict()}, s, {})
+    tuned = build_trainable(s, RunData([], [], 3, 4), tmp_path / "m.pt", True, "cpu")
+    for key, value in source.net.state_dict().items():
+        if not key.startswith("fc."):
+            assert torch.equal(tuned.net.state_dict()[key], value), key
+    assert tuned.net.fc.out_features == 3
+    fresh, saved = tuned.scene_head.state_dict(), source.scene_head.state_dict()
+    assert any(not torch.equal(fresh[k], saved[k]) for k in saved)  # the file's head is not taken over
+    logits, _ = tuned.net.eval()(torch.randn(2, 3, 8, 32, 32))
+    assert logits.shape == (2, 3)
+    with pytest.raises(ValueError, match="8 classes, this run has 3"):
+        build_trainable(s, RunData([], [], 3, 4), tmp_path / "m.pt", False, "cpu")
+
+
 # ---------------------------------------------------------------------------------------------------------
-# The loss of one batch (scenebias.train.batch_losses), on a tiny network and hand-made clips
+# The loss of one batch (scenebias.train.loop.batch_losses), on a tiny network and hand-made clips
 
 
 def one_batch(n: int = 4, has_mask=(True, False, True, True), n_scenes: int = 3) -> dict:

@@ -12,8 +12,8 @@ from scenebias.bias import SYNTHETIC_SETS
 from scenebias.bias.measures import accuracy, linear_probe, synthetic_measures
 from scenebias.data import load_videos
 from scenebias.evaluate import predict
+from scenebias.models import load_model
 from scenebias.settings import TrainSettings
-from scenebias.train import load_model
 
 
 def measure_model(

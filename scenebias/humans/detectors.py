@@ -28,9 +28,6 @@ class BackendUnavailable(RuntimeError):
     """A backend cannot run on this machine; the message says how to install it or what to pick instead."""
 
 
-pick_device = resolve_device  # the detectors' device setting: auto | cpu | cuda
-
-
 # ---------------------------------------------------------------------------------------------------------
 # torchvision
 
@@ -79,7 +76,7 @@ def torchvision_detect(model, device: str, half: bool, batch_size: int) -> Calla
     """A function frames (T, H, W, 3) uint8 -> per-frame person boxes, batched, fp16 on GPU when asked."""
     import torch
 
-    device = pick_device(device)
+    device = resolve_device(device)
     use_half = half and device.startswith("cuda")
     model = model.to(device)
     if use_half:
@@ -246,7 +243,7 @@ def detectron2_detect(
     """
     import torch
 
-    device = pick_device(device)
+    device = resolve_device(device)
     model = detector.model.to(device)
 
     @torch.inference_mode()

@@ -45,8 +45,8 @@ class TorchvisionVideoNet(ActionNet):
     """torchvision's ``r3d_18`` / ``r2plus1d_18`` behind the :class:`ActionNet` interface.
 
     The torchvision modules are adopted under their own names (``stem``, ``layer1`` … ``avgpool``, ``fc``), so the
-    state dict keeps torchvision's layout and a torchvision Kinetics-400 weights file still loads (with
-    ``replace_classifier`` afterwards). Note this is not the paper's backbone (docs/design.md §2: a 3×7×7 stem with no
+    state dict keeps torchvision's layout and a torchvision Kinetics-400 weights file still loads (its ``fc`` left
+    out for a new label set). Note this is not the paper's backbone (docs/design.md §2: a 3×7×7 stem with no
     max-pool, ~5× the MACs of Hara's 3D-ResNet-18).
     """
 
@@ -65,13 +65,6 @@ class TorchvisionVideoNet(ActionNet):
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return torch.flatten(self.avgpool(x), 1)
-
-
-def replace_classifier(model: ActionNet, num_classes: int) -> ActionNet:
-    """Give ``model`` a freshly initialised ``fc`` with ``num_classes`` outputs (fine-tuning on a new label set)."""
-    old = model.fc
-    model.fc = nn.Linear(model.feature_dim, num_classes).to(device=old.weight.device, dtype=old.weight.dtype)
-    return model
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
