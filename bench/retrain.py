@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scenebias.config import load_config  # noqa: E402
+from scenebias.paths import Layout, run_file  # noqa: E402
 from scenebias.runs import pretrain_settings  # noqa: E402
 from scenebias.settings import TrainSettings  # noqa: E402
 
@@ -51,20 +52,20 @@ def setting(text: str) -> tuple[str, object]:
 
 def run_one(args, config: dict, variant: str, seed: int) -> dict:
     """Pretrain one variant and seed into bench/out/retrain/<tag>/, then measure it; as the rules do."""
-    results = Path(config["results"])
+    P = Layout(config["results"])  # noqa: N806  (the rules' name for the layout)
     source = config["pretrain"]["dataset"]
-    data = results / source
-    world_truth = results / "world" / source / "ground_truth.csv"
+    world_truth = Path(P.world("truth", ds=source))
     settings = {**pretrain_settings(config, variant, seed), **dict(args.changes)}
     out = OUT / "retrain" / args.tag / variant / f"seed{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    files = ["--manifest", data / "manifest.csv", "--frames", data / "frames" / "index.csv"]
+    files = ["--manifest", P("manifest", ds=source), "--frames", P("frame_index", ds=source)]
+    scene, boxes = P("scene_labels", ds=source), P("boxes", ds=source)
     train = [sys.executable, REPO / "scripts" / "train.py", "--settings", json.dumps(settings), *files,
              "--split", str(config["pretrain"]["split"]), "--train-roles", *config["pretrain"]["train_roles"],
-             "--val-roles", *config["pretrain"]["val_roles"], "--scene-labels", data / "scene" / "labels.npz",
-             "--boxes", data / "humans" / "boxes.npz", "--out-dir", out, "--ckpt-dir", out / "checkpoint"]  # fmt: skip
-    measure = [sys.executable, REPO / "scripts" / "bias_measures.py", "--model", out / "model.pt", *files,
-               "--scene-labels", data / "scene" / "labels.npz", "--boxes", data / "humans" / "boxes.npz",
+             "--val-roles", *config["pretrain"]["val_roles"], "--scene-labels", scene,
+             "--boxes", boxes, "--out-dir", out, "--ckpt-dir", out / "checkpoint"]  # fmt: skip
+    measure = [sys.executable, REPO / "scripts" / "bias_measures.py", "--model", run_file(out, "model"), *files,
+               "--scene-labels", scene, "--boxes", boxes,
                "--split", str(config["pretrain"]["split"]), "--out", out / "bias.json"]  # fmt: skip
     if world_truth.is_file():
         measure += ["--truth", world_truth]
@@ -101,10 +102,12 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(args.config)
     config["results"] = str(REPO / config["results"])
-    source = Path(config["results"]) / config["pretrain"]["dataset"]
-    for needed in ("manifest.csv", "frames/index.csv", "scene/labels.npz", "humans/boxes.npz"):
-        if not (source / needed).is_file():
-            sys.exit(f"{source / needed} is missing: finish a run of {args.config.name} first (e.g. `make demo`)")
+    layout, source = Layout(config["results"]), config["pretrain"]["dataset"]
+    for needed in ("manifest", "frame_index", "scene_labels", "boxes"):
+        if not Path(layout(needed, ds=source)).is_file():
+            sys.exit(
+                f"{layout(needed, ds=source)} is missing: finish a run of {args.config.name} first (e.g. `make demo`)"
+            )
     unknown = set(args.variants) - set(config["pretrain"]["variants"])
     if unknown:
         sys.exit(f"variants not in {args.config.name}'s pretrain.variants: {sorted(unknown)}")

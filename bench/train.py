@@ -30,12 +30,14 @@ from scenebias.config import load_config  # noqa: E402
 from scenebias.data import EpochSampler, TrainClips, load_videos, model_input  # noqa: E402
 from scenebias.models import build_model  # noqa: E402
 from scenebias.models.common import count_macs  # noqa: E402
+from scenebias.paths import Layout  # noqa: E402
 from scenebias.runs import pretrain_settings  # noqa: E402
 from scenebias.train import TrainSettings, autocast_context, make_scaler, optimizer_step  # noqa: E402
 
 
 def loader_rate(settings: TrainSettings, results: Path, dataset: str, epochs: int) -> float:
-    videos = load_videos(results / dataset / "manifest.csv", results / dataset / "frames" / "index.csv", 1, ["train"])
+    layout = Layout(str(results))
+    videos = load_videos(layout("manifest", ds=dataset), layout("frame_index", ds=dataset), 1, ["train"])
     data = TrainClips(videos, settings.clip_spec(), 0, False, 0, cache=settings.cache_frames)
     sampler = EpochSampler(len(data), 0)
     loader = DataLoader(data, batch_size=settings.batch_size, sampler=sampler, num_workers=settings.workers,

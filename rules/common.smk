@@ -18,8 +18,9 @@ from scenebias.config import (
 )
 from scenebias.backends import SettingFile, ShardFrames, StageOutput, WorldFile
 from scenebias.manifest import shard_names
-from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, Layout, sidecar
+from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, WORLD_FOLDERS, Layout, sidecar
 from scenebias.registry import BACKENDS, chosen_backend, dataset_kind
+from scenebias.sheets import SHEET_KEYS
 from scenebias.runs import (
     finetune_inits,
     finetune_runs,
@@ -146,7 +147,9 @@ def gpus_of(uses_network=True):
 # ---------------------------------------------------------------------------------------------------------
 # Backends (scenebias.registry): the chosen one of each section, and its job inputs from its registry record.
 
-BACKEND = {section: chosen_backend(config, section) for section in BACKENDS}  # (name, record, settings)
+BACKEND = {
+    section: chosen_backend(config, section) for section in BACKENDS
+}  # (name, record, settings)
 
 
 def backend_file(section, source, wildcards):
@@ -163,14 +166,18 @@ def backend_file(section, source, wildcards):
     if isinstance(source, SettingFile):
         value = settings[source.key]
         return file_setting(f"{key}.{source.key}", value) if value else None
-    if settings["weights"]:  # Weights: a local file, else the fetch rule's download, else the backend's default
+    if settings[
+        "weights"
+    ]:  # Weights: a local file, else the fetch rule's download, else the backend's default
         if not Path(settings["weights"]).is_file():
             raise WorkflowError(
                 f"config key '{key}.weights': {settings['weights']} does not exist; fix the path, "
                 f"or give url + sha256 to download the file"
             )
         return settings["weights"]
-    return R("download", name=source.download_name(settings)) if source.required else None
+    return (
+        R("download", name=source.download_name(settings)) if source.required else None
+    )
 
 
 def backend_inputs(section, **fixed):
@@ -276,7 +283,7 @@ def manifest_inputs(wildcards):
     """
     ds = wildcards.ds
     if is_rendered(ds):
-        return {"lists": P.world("lists", ds=ds), "videos": P.world("videos", ds=ds)}
+        return {folder: P.world(folder, ds=ds) for folder in WORLD_FOLDERS}
     lists = list(subset_list_files(ds).values())
     own = dataset_kind(DATASETS[ds]).list_files(DATASETS[ds]["options"])
     lists += [str(Path(dataset_root(ds), file)) for _, file in own]
@@ -323,7 +330,10 @@ def per_shard(name, ds=None):
 def shard_frames(wildcards):
     """The frame index and packs of one shard, the input of every per-shard stage."""
     where = {"ds": wildcards.ds, "shard": wildcards.shard}
-    return {"index": P("shard_frame_index", **where), "packs": P("shard_packs", **where)}
+    return {
+        "index": P("shard_frame_index", **where),
+        "packs": P("shard_packs", **where),
+    }
 
 
 def dataset_files(ds):
@@ -384,7 +394,9 @@ def pretrain_inputs(wildcards):
         inputs["boxes"] = P("boxes", ds=src)
     init = config["pretrain"]["variants"][wildcards.variant].get("init_from")
     if init:
-        inputs["init"] = P.run("pretrain_run", "model", src=src, variant=init, seed=wildcards.seed)
+        inputs["init"] = P.run(
+            "pretrain_run", "model", src=src, variant=init, seed=wildcards.seed
+        )
     elif settings["init_checkpoint"]:  # e.g. published Kinetics weights
         inputs["init_checkpoint"] = settings["init_checkpoint"]
     return inputs
@@ -395,7 +407,11 @@ def finetune_inputs(wildcards):
     inputs = dataset_files(wildcards.tgt)
     if wildcards.init != "scratch":
         inputs["init"] = P.run(
-            "pretrain_run", "model", src=SOURCE, variant=wildcards.init, seed=wildcards.seed
+            "pretrain_run",
+            "model",
+            src=SOURCE,
+            variant=wildcards.init,
+            seed=wildcards.seed,
         )
     else:
         settings = finetune_settings(config, wildcards.tgt, int(wildcards.seed))
@@ -484,17 +500,19 @@ def b_scene_files():
 # ---------------------------------------------------------------------------------------------------------
 # Contact sheets (rules/sheets.smk): human boxes and scene labels to check by eye.
 
-SHEETS = ("boxes", "scenes")
 
-
-def sheet_settings(*keys):
+def sheet_settings(sheet):
     """The sheets: settings one sheet uses (the other sheet's keys left out, so they do not rerun it)."""
-    return json.dumps({k: config["sheets"][k] for k in keys}, sort_keys=True)
+    return json.dumps(
+        {k: config["sheets"][k] for k in SHEET_KEYS[sheet]}, sort_keys=True
+    )
 
 
 def sheet_run_keys():
     """The contact sheets of every dataset of the run (the p_bias sweep's sources are left out)."""
-    return [{"ds": ds, "sheet": sheet} for ds in config["datasets"] for sheet in SHEETS]
+    return [
+        {"ds": ds, "sheet": sheet} for ds in config["datasets"] for sheet in SHEET_KEYS
+    ]
 
 
 def sheet_files():

@@ -1,5 +1,5 @@
 # Contact sheets per dataset: sampled videos with their human boxes beside the masked frame, and a row of frames
-# per frequent scene label (scenebias/sheets.py). Each reads a handful of frame packs and reruns only when its
+# per frequent scene label (scenebias/sheets/). Each reads a handful of frame packs and reruns only when its
 # boxes or labels, or the sheets: settings, change.
 
 
@@ -25,7 +25,7 @@ rule boxes_sheet:
         "../envs/torch.yaml"
     params:
         script=script("contact_sheet"),
-        settings=sheet_settings("videos", "frames", "seed", "tile"),
+        settings=sheet_settings("boxes"),
         threshold=config["humans"]["score_threshold"],
         valid_ratio=config["humans"]["valid_ratio"],
     shell:
@@ -56,7 +56,7 @@ rule scenes_sheet:
         "../envs/torch.yaml"
     params:
         script=script("contact_sheet"),
-        settings=sheet_settings("scenes", "scene_videos", "seed", "tile"),
+        settings=sheet_settings("scenes"),
     shell:
         "python {params.script} scenes --dataset {wildcards.ds} --index {input.index}"
         " --labels {input.labels} --settings {params.settings:q}"

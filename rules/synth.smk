@@ -4,7 +4,9 @@
 rule synthesize_dataset:
     output:
         **{
-            file: directory(P.world(file)) if file in ("videos", "lists") else P.world(file)
+            file: (
+                directory(P.world(file)) if file in WORLD_FOLDERS else P.world(file)
+            )
             for file in WORLD_FILES
         },
     log:

@@ -133,7 +133,12 @@ def _check_backend(config: dict, section: str) -> None:
     datasets when it reads the synthetic world's truth, and datasets of the run where its settings name one."""
     name, record, settings = chosen_backend(config, section)
     weights = record.weights
-    if weights is not None and weights.required and not settings["weights"] and not (settings["url"] and settings["sha256"]):
+    if (
+        weights is not None
+        and weights.required
+        and not settings["weights"]
+        and not (settings["url"] and settings["sha256"])
+    ):
         offline = offline_backends(BACKENDS[section])
         raise ConfigError(
             f"config key '{section}.{name}': the {name} backend needs weights: set {section}.{name}.weights to a "
@@ -234,11 +239,12 @@ def subset_list_entries(dataset: dict) -> list[tuple[str, str]]:
 def file_settings(config: dict) -> list[tuple[str, str]]:
     """(config key, value) of every setting that names a file which may come from `downloads`."""
     found = []
-    for section in BACKENDS:
-        name, record, settings = chosen_backend(config, section)
-        for source in record.files.values():
-            if isinstance(source, SettingFile) and settings[source.key]:
-                found.append((f"{section}.{name}.{source.key}", settings[source.key]))
+    for section, registry in BACKENDS.items():  # every backend's section, also of those not chosen in this run
+        for name, record in registry.items():
+            settings = config[section].get(name, {})
+            for source in record.files.values():
+                if isinstance(source, SettingFile) and settings[source.key]:
+                    found.append((f"{section}.{name}.{source.key}", settings[source.key]))
     for name, dataset in config["datasets"].items():
         found += [(f"datasets.{name}.options.subset_lists.{k}", v) for k, v in subset_list_entries(dataset)]
     return found

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset, Sampler
 
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import is_valid_video, load_boxes, mask_humans
+from scenebias.paths import shard_pack
 from scenebias.settings import ClipSpec
 
 CORNERS = ("c", "tl", "tr", "bl", "br")
@@ -62,7 +63,6 @@ def load_videos(
     chosen = manifest[manifest[column].isin(roles) & manifest["video_id"].isin(index.index)]
     scenes = _scene_lookup(scene_npz) if scene_npz else {}
     boxes = load_boxes(boxes_npz) if boxes_npz else {}
-    root = Path(frame_index_csv).parent
     videos = []
     for row in chosen.itertuples():
         entry = index.loc[row.video_id]
@@ -70,7 +70,7 @@ def load_videos(
         videos.append(
             Video(
                 video_id=row.video_id,
-                pack=root / entry["shard"] / "packs" / entry["pack"],
+                pack=shard_pack(frame_index_csv, entry["shard"], entry["pack"]),
                 n_frames=int(entry["n_frames"]),
                 label=int(row.label),
                 scene=scenes.get(row.video_id),

@@ -24,22 +24,55 @@ LAYOUT: dict[str, tuple[str, str]] = {
     "manifest": ("{ds}/manifest.csv", "video_id, path, label, label_name, split<k>, shard"),
     "manifest_report": ("{ds}/manifest_report.json", "listed / used / missing / unlisted videos"),
     "shard_frames": ("{ds}/frames/{shard}", "the frames of one shard (the three entries below)"),
-    "shard_frame_index": ("{ds}/frames/{shard}/index.csv", "per video: status, n_frames, fps, w, h, codec, pack, error"),
-    "shard_packs": ("{ds}/frames/{shard}/packs", "<id>.zip per video: an uncompressed ZIP of 000000.jpg, 000001.jpg, ..."),
+    "shard_frame_index": (
+        "{ds}/frames/{shard}/index.csv",
+        "per video: status, n_frames, fps, w, h, codec, pack, error",
+    ),
+    "shard_packs": (
+        "{ds}/frames/{shard}/packs",
+        "<id>.zip per video: an uncompressed ZIP of 000000.jpg, 000001.jpg, ...",
+    ),
     "shard_frames_hparams": ("{ds}/frames/{shard}/hparams.json", "the extraction settings and the ffmpeg used"),
-    "frame_index": ("{ds}/frames/index.csv", "all shards' frame indexes merged: video_id, status, n_frames, fps, w, h, ..."),
+    "frame_index": (
+        "{ds}/frames/index.csv",
+        "all shards' frame indexes merged: video_id, status, n_frames, fps, w, h, ...",
+    ),
     "frames_report": ("{ds}/frames/report.json", "videos extracted and left out, with the reasons"),
-    "shard_boxes": ("{ds}/humans/{shard}.npz", "per-frame person boxes (x1, y1, x2, y2, score) of one shard; .hparams.json beside"),
+    "shard_boxes": (
+        "{ds}/humans/{shard}.npz",
+        "per-frame person boxes (x1, y1, x2, y2, score) of one shard; .hparams.json beside",
+    ),
     "boxes": ("{ds}/humans/boxes.npz", "all shards' boxes merged"),
-    "boxes_quality": ("{ds}/humans/quality.json", "valid videos (the paper's 70 % rule); actor recall and IoU on the synthetic world"),
-    "shard_scene_features": ("{ds}/scene/features/{shard}.npz", "appearance features per video (k-means labels, B_scene)"),
-    "scene_model": ("scene_model/model.npz", "a scene labeller's fitted model (k-means centroids); .hparams.json beside"),
-    "shard_scene_labels": ("{ds}/scene/{shard}.npz", "soft scene pseudo-labels per video of one shard; .hparams.json beside"),
+    "boxes_quality": (
+        "{ds}/humans/quality.json",
+        "valid videos (the paper's 70 % rule); actor recall and IoU on the synthetic world",
+    ),
+    "shard_scene_features": (
+        "{ds}/scene/features/{shard}.npz",
+        "appearance features per video (k-means labels, B_scene)",
+    ),
+    "scene_model": (
+        "scene_model/model.npz",
+        "a scene labeller's fitted model (k-means centroids); .hparams.json beside",
+    ),
+    "shard_scene_labels": (
+        "{ds}/scene/{shard}.npz",
+        "soft scene pseudo-labels per video of one shard; .hparams.json beside",
+    ),
     "scene_labels": ("{ds}/scene/labels.npz", "all shards' scene labels merged"),
-    "scene_quality": ("{ds}/scene/quality.json", "label statistics; purity and NMI against the synthetic world's scenes"),
+    "scene_quality": (
+        "{ds}/scene/quality.json",
+        "label statistics; purity and NMI against the synthetic world's scenes",
+    ),
     # Training runs (files inside: RUN_FILES).
-    "pretrain_run": ("{src}/pretrain/{variant}/seed{seed}", "one pretraining run: model.pt, metrics.json, log.csv, hparams.json"),
-    "finetune_run": ("{tgt}/finetune/{init}/split{split}/seed{seed}", "one fine-tuning run: the same, plus eval.json and predictions.csv"),
+    "pretrain_run": (
+        "{src}/pretrain/{variant}/seed{seed}",
+        "one pretraining run: model.pt, metrics.json, log.csv, hparams.json",
+    ),
+    "finetune_run": (
+        "{tgt}/finetune/{init}/split{split}/seed{seed}",
+        "one fine-tuning run: the same, plus eval.json and predictions.csv",
+    ),
     # Measures and the report (files inside: REPORT_FILES).
     "bias": ("{src}/bias/{variant}/seed{seed}.json", "bias measures of one pretrained model"),
     "b_scene": ("{ds}/bias/b_scene.json", "B_scene of a dataset: how well its scene features predict its actions"),
@@ -61,6 +94,8 @@ WORLD_FILES: dict[str, tuple[str, str]] = {
     "classes": ("classes.json", "class names in label order"),
     "hparams": ("hparams.json", "the world settings it was rendered with"),
 }
+
+WORLD_FOLDERS = ("videos", "lists")  # the world's folders (the rest are files): what a dataset's adapter reads
 
 # The files of a training run's folder (LAYOUT "pretrain_run", "finetune_run").
 RUN_FILES: dict[str, tuple[str, str]] = {
@@ -174,6 +209,14 @@ def _name_of_job(rule: str) -> str:
     if rule not in JOBS:
         raise KeyError(f"no job named {rule!r}; the jobs are in scenebias/paths.py: {sorted(JOBS)}")
     return JOBS[rule]
+
+
+def shard_pack(frame_index: str | Path, shard: str, pack: str) -> Path:
+    """A video's frame pack, from its dataset's merged frame index (LAYOUT frame_index) and the row's shard and pack
+    (the shards' folders lie beside the merged index in the layout)."""
+    index_folder = fill(str(Path(LAYOUT["frame_index"][0]).parent), ds="DS")
+    packs = Path(fill(LAYOUT["shard_packs"][0], ds="DS", shard=shard)).relative_to(index_folder)
+    return Path(frame_index).parent / packs / pack
 
 
 def run_file(folder: str | Path, file: str) -> Path:

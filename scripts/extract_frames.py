@@ -21,7 +21,9 @@ def main() -> None:
     parser.add_argument("--manifest-report", type=Path, help="manifest_report.json (gives the video root)")
     parser.add_argument("--packs", type=Path, required=True, help="folder that receives <video_id>.zip packs")
     parser.add_argument("--index", type=Path, required=True, help="index.csv to write")
-    parser.add_argument("--hparams", type=Path, help="where to record the settings (default: hparams.json beside --index)")
+    parser.add_argument(
+        "--hparams", type=Path, help="where to record the settings (default: hparams.json beside --index)"
+    )
     parser.add_argument("--short-side", type=int, required=True)
     parser.add_argument("--jpeg-qscale", type=int, required=True, help="ffmpeg -q:v, 1 (best) .. 31")
     parser.add_argument("--jpeg-chroma", type=int, choices=[420, 444], default=420, help="chroma subsampling")

@@ -19,6 +19,7 @@ from scenebias.cli import setup_logging, write_hparams
 from scenebias.data import load_videos
 from scenebias.device import resolve_device
 from scenebias.evaluate import evaluate_saved_model, write_evaluation
+from scenebias.paths import run_file
 from scenebias.train import RunData, TrainSettings, train
 
 
@@ -61,12 +62,12 @@ def main() -> None:
         with np.load(args.scene_labels) as data:
             n_scenes = int(data["soft"].shape[1])
     data = RunData(train_videos, val_videos, int(manifest["label"].max()) + 1, n_scenes)
-    write_hparams(args.out_dir / "hparams.json", {"settings": vars(settings), "args": vars(args)})
+    write_hparams(run_file(args.out_dir, "hparams"), {"settings": vars(settings), "args": vars(args)})
     metrics = train(settings, data, args.out_dir, args.ckpt_dir, args.init, args.new_classifier)
     print(json.dumps(metrics.get("final", {})))
     if args.eval_out and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process evaluates
         device = resolve_device(settings.device)
-        model = args.out_dir / "model.pt"
+        model = run_file(args.out_dir, "model")
         report, table = evaluate_saved_model(
             model, args.manifest, args.frames, args.split, args.eval_roles, device, args.eval_batch_size
         )

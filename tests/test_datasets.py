@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import lavfi_testsrc, make_video
-from scenebias.datasets import ADAPTERS, read_diving48, read_hmdb51, read_kinetics, read_ucf101
+from scenebias.datasets import DATASET_KINDS, read_diving48, read_hmdb51, read_kinetics, read_ucf101
 from scenebias.manifest import ManifestError, reconcile_with_disk
 
 
@@ -31,7 +31,7 @@ def write(path: Path, lines: list[str], newline: str = "\n") -> Path:
 
 
 def adapt_and_reconcile(kind: str, root: Path, options: dict | None = None):
-    table, video_root, report = ADAPTERS[kind](root, options or {})
+    table, video_root, report = DATASET_KINDS[kind].adapt(root, options or {})
     manifest, disk = reconcile_with_disk(table, video_root)
     return manifest, report, disk
 
@@ -83,7 +83,7 @@ def test_ucf101_reads_three_splits_with_the_handstand_quirk(ucf_root):
 
 
 def test_ucf101_reads_only_the_chosen_splits(ucf_root):
-    table, video_root, _ = ADAPTERS["ucf101"](ucf_root, {"splits": [2]})
+    table, video_root, _ = DATASET_KINDS["ucf101"].adapt(ucf_root, {"splits": [2]})
     assert [c for c in table.columns if c.startswith("split")] == ["split2"]
     assert video_root == ucf_root / "UCF-101" and len(table) == 6
 
@@ -339,7 +339,7 @@ def test_kinetics_subset_lists_report_missing_ids(kinetics_folders):
     assert selection["missing_examples"] == ["MISSINGtrn1", "MISSINGval1"]
     # A plain list of files works too: the role is read from the file name.
     listed = [str(lists / "train_ytid_list.txt"), str(lists / "val_ytid_list.txt")]
-    table, _, _ = ADAPTERS["kinetics"](kinetics_folders, {"subset_lists": listed})
+    table, _, _ = DATASET_KINDS["kinetics"].adapt(kinetics_folders, {"subset_lists": listed})
     assert dict(zip(table["video_id"].str[:11], table["split1"], strict=True)) == roles
 
 
@@ -463,12 +463,12 @@ def test_kinetics_odd_file_names_are_reported_not_used(kinetics_folders):
 
 
 def test_registry_covers_every_kind_and_rejects_unknown_options(tmp_path):
-    assert set(ADAPTERS) == {"synthetic", "ucf101", "hmdb51", "diving48", "kinetics", "videos"}
-    for kind in ADAPTERS:
+    assert set(DATASET_KINDS) == {"synthetic", "ucf101", "hmdb51", "diving48", "kinetics", "videos"}
+    for kind in DATASET_KINDS:
         with pytest.raises(ManifestError, match=rf"dataset kind '{kind}': unknown option\(s\) \['vidoe_dir'\]"):
-            ADAPTERS[kind](tmp_path, {"vidoe_dir": "x"})
+            DATASET_KINDS[kind].adapt(tmp_path, {"vidoe_dir": "x"})
     with pytest.raises(ManifestError, match="non-empty subset of"):
-        ADAPTERS["ucf101"](tmp_path, {"splits": [4]})
+        DATASET_KINDS["ucf101"].adapt(tmp_path, {"splits": [4]})
 
 
 def test_synthetic_adapter_reads_a_rendered_dataset_folder(tmp_path, clips):
@@ -571,7 +571,7 @@ def test_own_videos_with_mmaction2_lists(own_videos):
 def test_own_videos_bad_lists_name_file_and_line(own_videos, lines, message):
     write(own_videos / "list.csv", lines)
     with pytest.raises(ManifestError, match=message):
-        ADAPTERS["videos"](own_videos, {"list": "list.csv"})
+        DATASET_KINDS["videos"].adapt(own_videos, {"list": "list.csv"})
 
 
 def test_own_videos_tab_separated_list_and_split_numbers(own_videos):

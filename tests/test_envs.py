@@ -77,13 +77,17 @@ def third_party_imports(module_path: Path, seen: set[Path] | None = None) -> set
 
 
 def rules_with_envs() -> list[tuple[str, str, list[str]]]:
-    """(rule, script name, env files) for every rule in rules/*.smk."""
+    """(rule, script name, env files) for every rule in rules/*.smk (a backend's job: the envs of its registry)."""
+    from scenebias.registry import BACKENDS
+
     out = []
     for smk in sorted((REPO / "rules").glob("*.smk")):
         for block in re.split(r"\n(?=rule |checkpoint )", smk.read_text())[1:]:
             rule = block.split(":", 1)[0].split()[1]
             script = re.search(r'script=script\("(\w+)"\)', block)
             envs = re.findall(r'"\.\./(envs/[\w.]+\.yaml)"', block)
+            for section in re.findall(r'backend_env\("(\w+)"\)', block):  # any backend of the section may run
+                envs += sorted({f"envs/{record.env}.yaml" for record in BACKENDS[section].values()})
             out.append((rule, script.group(1) if script else "", envs))
     return out
 

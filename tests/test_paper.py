@@ -171,7 +171,7 @@ def test_paper_dry_run_lists_the_whole_dag(paper_checkout, venv_env):
     assert counts["extract_frames"] == 4 and counts["human_boxes"] == 4 and counts["scene_labels"] == 4
     assert counts["b_scene"] == 4 and counts["report"] == 1
     assert counts["boxes_sheet"] == 4 and counts["scenes_sheet"] == 4  # one of each per dataset
-    assert "scene_features" not in counts and "fit_scene_kmeans" not in counts  # places365, not k-means
+    assert "scene_features" not in counts and "fit_scene_model" not in counts  # places365, not k-means
 
 
 # configs/paper.yaml with every size shrunk so that the whole DAG runs on a CPU in a few minutes; the backends,

@@ -16,9 +16,6 @@ from scenebias.humans.boxes import VideoBoxes, frames_with_detection, is_valid_v
 from scenebias.report import sheets_markdown
 from scenebias.scene import save_labels
 from scenebias.sheets import (
-    BOX_INNER,
-    KEPT_BOX,
-    WEAK_BOX,
     SheetSettings,
     boxes_sheet,
     person_shares,
@@ -26,6 +23,7 @@ from scenebias.sheets import (
     stratified_sample,
     write_sheet,
 )
+from scenebias.sheets.canvas import BOX_INNER, KEPT_BOX, WEAK_BOX
 
 W, H = 32, 24  # frame-pack size of the test videos (not square: tiles follow the frames' aspect ratio)
 BACKGROUND = (200, 120, 40)

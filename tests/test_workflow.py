@@ -85,6 +85,88 @@ def test_smoke_outputs(smoke_run):
     assert set(source["split1"]) == {"train", "test", "test_conflict", "test_masked", "test_noactor"}
 
 
+def test_every_file_the_run_wrote_is_declared(smoke_run):
+    """Every file a job wrote is a declared output (or lies in a declared output folder), apart from the job logs
+    and benchmarks; and every rule of the run has a benchmark file."""
+    checkout, _, args, env = smoke_run
+    summary = snakemake(checkout, *args, "--summary", env=env).stdout
+    rows = [line.split("\t") for line in summary.splitlines()[1:] if "\t" in line]
+    declared = {Path(row[0]) for row in rows}
+    rules = {row[2] for row in rows}
+    assert len(declared) > 50 and "pretrain" in rules, summary[:2000]
+    results = checkout / "results"
+    undeclared = []
+    for path in results.rglob("*"):
+        relative = path.relative_to(results)
+        if path.is_dir() or relative.parts[0] in ("logs", "benchmarks", "README.md"):
+            continue
+        here = Path("results", relative)
+        if here not in declared and not any(parent in declared for parent in here.parents):
+            undeclared.append(str(relative))
+    assert not undeclared, undeclared
+    benchmarked = {p.relative_to(results / "benchmarks").parts[0] for p in (results / "benchmarks").rglob("*.tsv")}
+    stems = {"synthesize", "manifest", "frames", "humans", "scene", "pretrain", "finetune", "bias", "sheets"}
+    assert stems <= benchmarked, stems - benchmarked
+    assert (results / "benchmarks" / "report.tsv").is_file()
+
+
+def test_a_box_backend_added_by_the_recipe_runs_through_the_workflow(tmp_path):
+    """docs/design.md "Adding a human-box backend", followed on a fresh clone: a module with the finder, one entry in
+    BOX_BACKENDS, the name and its settings in the schema. The workflow then plans it (its weights file an input
+    of the job, so a changed file reruns the boxes), the script runs it and the boxes stage writes its boxes."""
+    import os
+    import sys
+
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    checkout = fresh_clone(tmp_path / "scenebias")
+    (checkout / "scenebias" / "humans" / "tiny.py").write_text(
+        "import numpy as np\n\n\n"
+        "def build(settings, files):\n"
+        "    fraction = float(open(files['weights']).read())\n\n"
+        "    def find(row, idx, frames):\n"
+        "        box = [0, 0, int(row.w) * fraction, int(row.h) * fraction, settings['score']]\n"
+        "        return [np.array([box], np.float32) for _ in idx], None\n\n"
+        "    return find\n"
+    )
+    stage = checkout / "scenebias" / "humans" / "stage.py"
+    registry = "BOX_BACKENDS: dict[str, BoxBackend] = {\n"
+    text = stage.read_text()
+    assert text.count(registry) == 1
+    text = text.replace(
+        registry,
+        registry + '    "tiny": BoxBackend(build=tiny.build, files={"weights": Weights(None, "a fraction")}),\n',
+    )
+    stage.write_text(
+        text.replace("from scenebias.framepack", "from scenebias.humans import tiny\nfrom scenebias.framepack", 1)
+    )
+    schema = checkout / "schemas" / "config.schema.yaml"
+    text = schema.read_text()
+    enum = "backend: {enum: [motion, torchvision, detectron2, oracle],"
+    section = "      motion:\n        type: object\n"
+    assert text.count(enum) == 1 and text.count(section) == 1
+    tiny = (
+        "      tiny:\n        type: object\n        additionalProperties: false\n        default: {}\n"
+        "        properties:\n          weights: {type: [string, 'null'], default: null}\n"
+        "          score: {type: number, default: 0.8}\n"
+    )
+    text = text.replace(enum, enum.replace("oracle]", "oracle, tiny]")).replace(section, tiny + section)
+    schema.write_text(text)
+    (checkout / "tiny.txt").write_text("0.5\n")
+    (checkout / "tiny.yaml").write_text("humans: {backend: tiny, tiny: {weights: tiny.txt, score: 0.9}}\n")
+
+    target = "results/source/humans/boxes.npz"
+    run = snakemake(checkout, target, "--configfile", SMOKE, "tiny.yaml", env=env)
+    assert re.search(r"human_boxes.py .*--backend tiny .*--weights tiny\.txt", run.stdout + run.stderr)
+    with np.load(checkout / target) as data:
+        boxes = data["boxes"]
+    assert len(boxes) and np.allclose(boxes, [0, 0, 16, 16, 0.9])  # half of the 32-px frames, the set score
+    hparams = json.loads((checkout / "results" / "source" / "humans" / "0000.hparams.json").read_text())
+    assert hparams["params"]["backend"] == "tiny" and hparams["params"]["files"] == {"weights": "tiny.txt"}
+    (checkout / "tiny.txt").write_text("0.25\n")
+    counts = job_counts(snakemake(checkout, target, "-n", "--configfile", SMOKE, "tiny.yaml", env=env).stdout)
+    assert counts.get("human_boxes") == 2 and "extract_frames" not in counts, counts
+
+
 def test_rerun_does_nothing(smoke_run):
     checkout, _, smoke, env = smoke_run
     assert job_counts(snakemake(checkout, *smoke, "-n", env=env).stdout) == {}
@@ -130,7 +212,7 @@ def test_changing_a_box_setting_reruns_only_boxes_and_dependants(smoke_run):
     assert not UPSTREAM_OF_TRAINING & set(counts)
     assert counts["human_boxes"] == shards and counts["merge_human_boxes"] == 2
     # k-means features are computed on human-masked frames, so the labels follow the boxes.
-    assert counts["scene_features"] == shards and counts["fit_scene_kmeans"] == 1
+    assert counts["scene_features"] == shards and counts["fit_scene_model"] == 1
     # Only the variant that uses boxes or scene labels retrains (sdn); the baseline and scratch do not.
     assert counts["pretrain"] == 1
     assert counts["finetune"] == 1  # which also evaluates the model

@@ -117,7 +117,11 @@ DATASET_KINDS: dict[str, DatasetKind] = {
     "diving48": DatasetKind(diving48.adapt, diving48.DEFAULTS),
     "kinetics": DatasetKind(kinetics.adapt, kinetics.DEFAULTS),
     "videos": DatasetKind(
-        videos.adapt, videos.DEFAULTS, _videos_splits, list_files=_videos_lists, splits_need_disk=_videos_splits_need_disk
+        videos.adapt,
+        videos.DEFAULTS,
+        _videos_splits,
+        list_files=_videos_lists,
+        splits_need_disk=_videos_splits_need_disk,
     ),
 }
 

@@ -106,7 +106,7 @@ def read_diving48(
 
 
 def adapt(root: Path, options: dict) -> tuple[pd.DataFrame, Path, dict]:
-    """DATASET_KINDS entry. Options: version ("V2" | "V1"), video_dir ("rgb"), list_dir ("." = root), extension (".mp4")."""
+    """Adapter. Options: version ("V2" | "V1"), video_dir ("rgb"), list_dir ("." = root), extension (".mp4")."""
     opts = merge_options("diving48", options, DEFAULTS)
     table = read_diving48(Path(root), opts["version"], opts["video_dir"], opts["list_dir"], opts["extension"])
     n_classes = len(read_vocab(Path(root) / opts["list_dir"] / VOCAB_FILE))

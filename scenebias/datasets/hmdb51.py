@@ -107,7 +107,7 @@ def read_hmdb51(root: Path, splits=SPLITS, split_dir: str = "testTrainMulti_7030
 
 
 def adapt(root: Path, options: dict) -> tuple[pd.DataFrame, Path, dict]:
-    """DATASET_KINDS entry. Options: splits ([1, 2, 3]), video_dir ("videos"), split_dir ("testTrainMulti_7030_splits")."""
+    """Adapter. Options: splits ([1, 2, 3]), video_dir ("videos"), split_dir ("testTrainMulti_7030_splits")."""
     opts = merge_options("hmdb51", options, DEFAULTS)
     table = read_hmdb51(Path(root), opts["splits"], opts["split_dir"])
     split_columns = [c for c in table.columns if c.startswith("split")]

@@ -289,7 +289,7 @@ def read_kinetics(
 
 
 def adapt(root: Path, options: dict) -> tuple[pd.DataFrame, Path, dict]:
-    """DATASET_KINDS entry. Options: split_dirs ({train: train, val: test}; layout a), csv (path or list; selects
+    """Adapter. Options: split_dirs ({train: train, val: test}; layout a), csv (path or list; selects
     layout b), video_dir ("." = root), subset_lists ({train: <path>, val: <path>} or a list of paths)."""
     opts = merge_options("kinetics", options, DEFAULTS)
     if opts["csv"] and "split_dirs" in (options or {}):

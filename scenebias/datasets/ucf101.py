@@ -117,7 +117,7 @@ def read_ucf101(
 
 
 def adapt(root: Path, options: dict) -> tuple[pd.DataFrame, Path, dict]:
-    """DATASET_KINDS entry. Options: splits (default [1, 2, 3]), video_dir ("UCF-101"), list_dir ("ucfTrainTestlist")."""
+    """Adapter. Options: splits (default [1, 2, 3]), video_dir ("UCF-101"), list_dir ("ucfTrainTestlist")."""
     opts = merge_options("ucf101", options, DEFAULTS)
     table = read_ucf101(Path(root), opts["splits"], opts["video_dir"], opts["list_dir"])
     report = {"kind": "ucf101", "n_classes": len(read_class_index(Path(root) / opts["list_dir"] / "classInd.txt"))}

@@ -290,7 +290,7 @@ def read_videos(root: Path, video_dir: str = "videos", list_option=None, test_fr
 
 
 def adapt(root: Path, options: dict) -> tuple[pd.DataFrame, Path, dict]:
-    """DATASET_KINDS entry. Options: video_dir ("videos"), list (none, a file, or {role: file}), test_fraction (0.3)."""
+    """Adapter. Options: video_dir ("videos"), list (none, a file, or {role: file}), test_fraction (0.3)."""
     opts = merge_options("videos", options, DEFAULTS)
     table, selection = read_videos(Path(root), opts["video_dir"], opts["list"], opts["test_fraction"])
     report = {"kind": "videos", "n_classes": int(table["label"].nunique()), "roles": role_counts(table)}

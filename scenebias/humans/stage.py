@@ -14,7 +14,6 @@ from tqdm import tqdm
 
 from scenebias.backends import BackendRecord, Weights, WorldFile
 from scenebias.framepack import read_frames
-from scenebias.paths import world_file
 from scenebias.humans.boxes import (
     VideoBoxes,
     actor_coverage,
@@ -25,6 +24,7 @@ from scenebias.humans.boxes import (
     load_boxes,
     processed_frames,
 )
+from scenebias.paths import world_file
 
 log = logging.getLogger(__name__)
 

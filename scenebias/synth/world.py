@@ -29,6 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from scenebias.media import ffmpeg_exe
+from scenebias.paths import world_file
 from scenebias.synth.actions import ACTIONS_BY_NAME, FINE_ACTIONS, SOURCE_ACTIONS, Action, poses
 from scenebias.synth.naming import is_source_dataset
 from scenebias.synth.render import (
@@ -40,7 +41,6 @@ from scenebias.synth.render import (
     make_scenes,
 )
 from scenebias.synth.truth import load_actor_masks  # noqa: F401  (re-exported)
-from scenebias.paths import world_file
 
 # H.264 pixel formats by chroma subsampling: 4:2:0 is what real footage has; 4:4:4 keeps the colour of a 4-px limb
 # (4:2:0 halves the chroma resolution, which costs the thin coloured actor about half of the video round trip's

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from scenebias.paths import run_file
 from scenebias.settings import TrainSettings
 from scenebias.train.state import write_log
 
@@ -58,7 +59,7 @@ class Monitor:
         self.started = time.time()
         self.writer = None
         if enabled and settings.tensorboard:
-            self.writer = tensorboard_writer(out_dir / "tensorboard", start_epoch)
+            self.writer = tensorboard_writer(run_file(out_dir, "tensorboard"), start_epoch)
 
     def epoch_done(self, epoch: int, rows: list[dict]) -> None:
         if not self.enabled:
@@ -67,7 +68,7 @@ class Monitor:
         elapsed = time.time() - self.started
         eta = elapsed / done * (self.settings.epochs - epoch - 1)
         row = rows[-1]
-        write_log(self.out_dir / "log.csv", rows)
+        write_log(run_file(self.out_dir, "log"), rows)
         log.info("epoch %d: %s; %d of %d epochs, elapsed %s, ETA %s", epoch + 1,
                  {k: round(v, 4) for k, v in row.items() if k != "epoch"}, epoch + 1, self.settings.epochs,
                  format_seconds(elapsed), format_seconds(eta))  # fmt: skip

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from scenebias.models import save_model
+from scenebias.paths import run_file
 from scenebias.settings import TrainSettings
 from scenebias.train.optim import Optimisation
 from scenebias.train.trainable import Trainable
@@ -81,7 +82,7 @@ def write_outputs(out_dir: Path, trainable: Trainable, settings: TrainSettings, 
                   metrics: dict) -> None:  # fmt: skip
     """model.pt, metrics.json and log.csv: the job's declared outputs."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_log(out_dir / "log.csv", rows)
+    write_log(run_file(out_dir, "log"), rows)
     heads = {name: head.state_dict() for name, head in trainable.heads().items()}
-    save_model(out_dir / "model.pt", trainable.net, heads, settings, {"init_from": str(init) if init else None})
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    save_model(run_file(out_dir, "model"), trainable.net, heads, settings, {"init_from": str(init) if init else None})
+    run_file(out_dir, "metrics").write_text(json.dumps(metrics, indent=1) + "\n")
