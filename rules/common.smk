@@ -64,7 +64,7 @@ VARIANTS = list(config["pretrain"]["variants"])
 INITS = finetune_inits(config)
 TARGETS = list(config["finetune"]["targets"])
 
-# The optional p_bias sweep: each point is a synthetic source dataset of its own (source_pbNNN) that goes
+# The optional p_bias sweep: each point is a rendered source dataset of its own (source_pbNNN) that goes
 # through every stage like the source does, so the per-dataset rules serve it like any configured dataset.
 SWEEP = sweep_datasets(config)
 DATASETS = {
@@ -138,8 +138,8 @@ def input_flags(**flags):
 
 def gpus_of(uses_network=True):
     """The `gpu` resource of a job: training holds compute.gpus; a job that runs one network on its inputs
-    (evaluation, bias measures, a detector, the Places365 labeller) holds one GPU when the run has any, and an
-    offline backend (motion boxes, k-means labels) none. Local runs cap it with --resources gpu=N (the default
+    (evaluation, bias measures, a detector, the Places365 labeller) holds one GPU when the run has any, and a
+    backend that runs no network none. Local runs cap it with --resources gpu=N (the default
     profile sets 1), the SLURM profile turns it into a GPU request."""
     return min(GPUS, 1) if uses_network else 0
 
@@ -221,7 +221,7 @@ for _name, _record, _settings in BACKEND.values():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The synthetic world (rules/synth.smk) and its ground truth, read by the quality measures.
+# The rendered world (rules/synth.smk) and its ground truth, read by the quality measures.
 
 
 def is_rendered(ds):
@@ -230,7 +230,7 @@ def is_rendered(ds):
 
 
 def world_params(ds):
-    """The world settings one synthetic dataset depends on (other datasets' sizes are left out)."""
+    """The world settings one rendered dataset depends on (other datasets' sizes are left out)."""
     world = {k: v for k, v in config["world"].items() if k not in ("source", "targets")}
     if ds == "source" or ds in SWEEP:
         world["source"] = config["world"]["source"]

@@ -1,4 +1,4 @@
-# Render the synthetic world (docs/design.md §6): one job per synthetic dataset.
+# Render the scene-biased world (docs/design.md §6): one job per rendered dataset.
 
 
 rule synthesize_dataset:

@@ -130,7 +130,7 @@ def _check_semantics(config: dict) -> None:
 
 def _check_backend(config: dict, section: str) -> None:
     """What the chosen backend of a section needs: its weights (a local file, or url + sha256 to download), rendered
-    datasets when it reads the synthetic world's truth, and datasets of the run where its settings name one."""
+    datasets when it reads the rendered world's truth, and datasets of the run where its settings name one."""
     name, record, settings = chosen_backend(config, section)
     weights = record.weights
     if (
@@ -149,7 +149,7 @@ def _check_backend(config: dict, section: str) -> None:
         not_rendered = [d for d, spec in config["datasets"].items() if not dataset_kind(spec).rendered]
         if not_rendered:
             raise ConfigError(
-                f"config key '{section}.backend': {name} reads the synthetic world's ground truth, which only rendered "
+                f"config key '{section}.backend': {name} reads the rendered world's ground truth, which only rendered "
                 f"datasets have, not {not_rendered}"
             )
     for key in record.dataset_keys:
