@@ -436,7 +436,7 @@ def checkpoint_dir(run, **wildcards):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Measures (rules/evaluate.smk).
+# Measures (rules/bias.smk).
 
 
 def b_scene_features(wildcards):
