@@ -16,7 +16,7 @@ rule pretrain:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
     resources:
-        gpu=GPUS,
+        **gpu_resources(GPUS),
     params:
         script=script("train"),
         launcher=launcher(),
@@ -51,7 +51,7 @@ rule finetune:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
     resources:
-        gpu=GPUS,
+        **gpu_resources(GPUS),
     params:
         script=script("train"),
         launcher=launcher(),
