@@ -10,21 +10,16 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-def workflow_folder():
-    """This checkout's folder: the package, scripts, schema and envs are read from here, also when another
-    workflow uses this one as a module (its working directory is then the host's folder).
-    """
-    try:
-        return Path(workflow.current_basedir)
-    # A remote snakefile (github(...), a URL): the scripts and the package must be on disk.
-    except TypeError:
-        raise WorkflowError(
-            "scenebias runs from a local checkout: give `module scenebias:` the path of its Snakefile in a "
-            "clone or git submodule, not a URL (README: Using scenebias inside your own workflow)"
-        ) from None
-
-
-SCENEBIAS_DIR = workflow_folder()
+# This checkout's folder: the package, scripts, schema and envs are read from here, also when another workflow uses
+# this one as a module (the working directory is then the host's folder). A remote snakefile (github(...), a URL)
+# has no folder on disk for the scripts and the package.
+try:
+    SCENEBIAS_DIR = Path(workflow.current_basedir)
+except TypeError:
+    raise WorkflowError(
+        "scenebias runs from a local checkout: give `module scenebias:` the path of its Snakefile in a clone or "
+        "git submodule, not a URL (README: Using scenebias inside your own workflow)"
+    ) from None
 sys.path.insert(0, str(SCENEBIAS_DIR))
 
 from scenebias.config import ConfigError, read_yaml

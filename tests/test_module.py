@@ -43,7 +43,8 @@ def test_host_workflow_runs_scenebias_as_a_module(tmp_path):
     # renamed (a `localrules:` list of the old names would miss them and send downloads to compute nodes).
     probe = host / "probe.smk"
     probe.write_text('include: "Snakefile"\n\nprint("LOCAL", sorted(workflow._localrules))\n')  # as is_local() reads
-    proc = subprocess.run([tool("snakemake"), "-n", "-s", probe.name], cwd=host, capture_output=True, text=True, env=env)
+    cmd = [tool("snakemake"), "-n", "-s", probe.name]
+    proc = subprocess.run(cmd, cwd=host, capture_output=True, text=True, env=env)
     local = re.search(r"^LOCAL (\[.*\])$", proc.stdout, flags=re.M)
     assert local, proc.stdout[-2000:] + proc.stderr[-2000:]
     names = set(eval(local.group(1)))

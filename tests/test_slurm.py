@@ -67,7 +67,7 @@ def test_profile_sizes_every_submitted_rule():
     resources = shipped["set-resources"]
     blocks = rule_blocks()
     remote = set(blocks) - local_rules()
-    assert remote and set(resources) == remote, (set(resources) ^ remote)
+    assert remote and set(resources) == remote, set(resources) ^ remote
     for rule, values in resources.items():
         assert isinstance(values["mem_mb"], int), rule
         runtimes = [eval(str(values["runtime"]), {"__builtins__": {}}, {"attempt": a}) for a in (1, 2, 3)]
