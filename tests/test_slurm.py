@@ -103,7 +103,8 @@ def test_cluster_command_plans_without_a_cluster(tmp_path):
         proc = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True, env=env)
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0 and "This was a dry-run" in out, out[-3000:]
-        gpus = 2 if "gpus.yaml" in configs else 0
+        config = yaml.safe_load((REPO / SMOKE).read_text())
+        config["compute"] = {"gpus": 2 if "gpus.yaml" in configs else 0}
         jobs = planned_jobs(out)
         assert {job.rule for job in jobs} >= {"pretrain", "finetune", "bias_measures"}
         for job in jobs:
@@ -112,8 +113,7 @@ def test_cluster_command_plans_without_a_cluster(tmp_path):
             expected = profile()["set-resources"][job.rule]
             assert job.resources["mem_mb"] == str(expected["mem_mb"]), job
             assert job.resources["runtime"] == str(runtime(job.rule, 1)), job
-            want = {"pretrain": gpus, "finetune": gpus, "bias_measures": min(gpus, 1)}.get(job.rule, 0)
-            assert int(job.resources.get("gpu", 0)) == want, job
+            assert int(job.resources.get("gpu", 0)) == expected_gpus(job.rule, config), job
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def slurm_run(cluster, tmp_path_factory) -> SlurmRun:
             proc.kill()
         proc.wait()
     output = log_path.read_text()
-    config = {**yaml.safe_load((REPO / SMOKE).read_text())}
+    config = yaml.safe_load((REPO / SMOKE).read_text())
     for key, values in OVERLAY.items():
         config[key] = {**config.get(key, {}), **values}
     return SlurmRun(checkout, output, proc.returncode, submissions_of(output), cancelled, config, env)
