@@ -1,9 +1,11 @@
 # scenebias: "Why Can't I Dance in the Mall?" (Choi et al., NeurIPS 2019), from raw videos to a results table.
 # The default run (config.yaml) is the synthetic scene-biased world; see README.md for the other configs.
 
+import os
 import sys
 from pathlib import Path
 
+from snakemake import __version__ as snakemake_version
 from snakemake.logging import logger
 from snakemake.utils import min_version
 
@@ -12,7 +14,11 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 
 from scenebias.config import ConfigError, read_yaml
+from scenebias.provenance import SNAKEMAKE_ENV
 from scenebias.summary import run_summary
+
+# Every job records the Snakemake that ran it (scenebias.provenance); a job's own env need not have Snakemake.
+os.environ[SNAKEMAKE_ENV] = snakemake_version
 
 # One config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]` replaces it (several files
 # are merged in the order given) and `--config KEY=VALUE` overrides either. Keys left out take the schema's defaults.

@@ -7,6 +7,7 @@ rule fetch:
             R("download"),
             sha256=lambda wc: DOWNLOADS[wc.name][1],
         ),
+        hparams=R("download_hparams"),
     log:
         R("fetch_log"),
     conda:
@@ -17,4 +18,4 @@ rule fetch:
         sha256=lambda wc: DOWNLOADS[wc.name][1],
     shell:
         "python {params.script} --url {params.url:q} --sha256 {params.sha256}"
-        " --out {output} > {log} 2>&1"
+        " --out {output[0]} --hparams {output.hparams} > {log} 2>&1"

@@ -34,6 +34,7 @@ rule merge_human_boxes:
     output:
         boxes=P("boxes"),
         quality=P("boxes_quality"),
+        hparams=sidecar(P("boxes")),
     log:
         P.log("merge_human_boxes"),
     benchmark:
@@ -48,4 +49,4 @@ rule merge_human_boxes:
     shell:
         "python {params.script} {input} --out {output.boxes} --quality {output.quality}"
         " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
-        " {params.truth} > {log} 2>&1"
+        " {params.truth} --hparams {output.hparams} > {log} 2>&1"

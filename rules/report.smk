@@ -29,6 +29,7 @@ rule report:
         curves=report(
             P.report("curves"), category="Plots", labels={"plot": "training curves"}
         ),
+        hparams=P.report("hparams"),
     log:
         P.log("report"),
     benchmark:
@@ -56,7 +57,7 @@ rule report:
         " --targets {params.targets} {params.published}"
         " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q}"
         " --results {params.results} --left-out {params.datasets}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        " --out-dir {params.out_dir} --hparams {output.hparams} > {log} 2>&1"
 
 
 # The optional p_bias sweep (`snakemake --cores N p_bias_sweep`): not part of the default target.
@@ -69,6 +70,7 @@ rule p_bias_sweep:
         plot=report(
             P.report("sweep_plot"), category="Plots", labels={"plot": "p_bias sweep"}
         ),
+        hparams=sidecar(P.report("sweep_csv")),
     log:
         P.log("p_bias_sweep"),
     benchmark:
@@ -84,4 +86,4 @@ rule p_bias_sweep:
         "python {params.script} --bias {input.bias} --bias-runs {params.runs:q}"
         " --points {params.points}"
         " --order {params.order} --csv {output.csv} --md {output.md}"
-        " --plot {output.plot} > {log} 2>&1"
+        " --plot {output.plot} --hparams {output.hparams} > {log} 2>&1"

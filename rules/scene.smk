@@ -6,7 +6,8 @@ rule scene_features:
     input:
         unpack(scene_feature_inputs),
     output:
-        P("shard_scene_features"),
+        features=P("shard_scene_features"),
+        hparams=sidecar(P("shard_scene_features")),
     log:
         P.log("scene_features"),
     benchmark:
@@ -21,7 +22,7 @@ rule scene_features:
     shell:
         "python {params.script} --index {input.index} --packs {input.packs} {params.boxes}"
         " --frames-per-video {params.frames_per_video} --score-threshold {params.threshold}"
-        " --out {output} > {log} 2>&1"
+        " --out {output.features} --hparams {output.hparams} > {log} 2>&1"
 
 
 rule fit_scene_model:
@@ -75,6 +76,7 @@ rule merge_scene_labels:
     output:
         labels=P("scene_labels"),
         quality=P("scene_quality"),
+        hparams=sidecar(P("scene_labels")),
     log:
         P.log("merge_scene_labels"),
     benchmark:
@@ -86,4 +88,4 @@ rule merge_scene_labels:
         truth=truth_option("--truth", "truth"),
     shell:
         "python {params.script} {input} --out {output.labels} --quality {output.quality}"
-        " {params.truth} > {log} 2>&1"
+        " {params.truth} --hparams {output.hparams} > {log} 2>&1"

@@ -122,6 +122,7 @@ REPORT_FILES: dict[str, tuple[str, str]] = {
     "sweep_csv": ("p_bias_sweep.csv", "the optional p_bias sweep (target p_bias_sweep)"),
     "sweep_md": ("p_bias_sweep.md", "the sweep's table"),
     "sweep_plot": ("p_bias_sweep.png", "the sweep's plot"),
+    "hparams": ("hparams.json", "what the report job ran with (results.md's footer sums up every job's record)"),
 }
 
 # Each job's log (logs/<stem>.log) and benchmark (benchmarks/<stem>.tsv), by rule.
@@ -150,6 +151,7 @@ JOBS: dict[str, str] = {
 RESOURCE_LAYOUT: dict[str, tuple[str, str]] = {
     "download": ("downloads/{name}", "a file fetched with its pinned sha256 (weights, lists)"),
     "fetch_log": ("logs/fetch/{name}.log", "the log of one download"),
+    "download_hparams": ("downloads/{name}.hparams.json", "the record of one download (its url, sha256, environment)"),
 }
 
 HPARAMS_SUFFIX = ".hparams.json"  # the settings record beside a stage's output file: <stem>.hparams.json
@@ -267,6 +269,14 @@ def readme() -> str:
         "Under the resources folder (config `resources`, shared by every results folder):",
         "",
         *rows(RESOURCE_LAYOUT.values(), "resources/"),
+        "",
+        "What every result was made with: each job writes a record beside its outputs, `hparams.json` in a folder",
+        "(a training run, a shard's frames, report/) or `<stem>.hparams.json` beside a single output file",
+        "(humans/0000.hparams.json for humans/0000.npz). It holds the job's settings (`params`), the files that",
+        "decide its result with their sha256 (`files`: weights, released files, an initialisation) and its",
+        "`environment`: the git commit and whether the code had uncommitted changes, Python, torch and",
+        "torchvision, CUDA, cuDNN and the GPUs, the ffmpeg binary and its version, Snakemake's version, the host.",
+        "report/results.md ends with the distinct environments of the run and the files read, once.",
     ]
     return "\n".join(lines) + "\n"
 

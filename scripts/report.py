@@ -9,7 +9,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.paths import report_file
 from scenebias.report import (
     PUBLISHED_HMDB51_ABLATION,
@@ -29,6 +29,7 @@ from scenebias.report import (
     transfer_summary,
     with_runs,
 )
+from scenebias.provenance import environments_markdown
 from scenebias.summary import left_out_markdown
 
 NOTES = """
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--left-out", nargs="*", default=[], help="datasets whose left-out videos to table")
     parser.add_argument("--title", default="scenebias results")
     parser.add_argument("--out-dir", type=Path, required=True)
+    add_hparams_argument(parser, "hparams.json in --out-dir")
     args = parser.parse_args()
     setup_logging()
     out = args.out_dir
@@ -121,7 +123,16 @@ def main() -> None:
     if args.left_out:
         parts += ["## Videos per dataset", left_out_markdown(args.results, args.left_out)]
     parts.append(NOTES.strip())
+    if args.results:
+        parts += [
+            "## What these results were made with",
+            "Every job's `hparams.json` (results/README.md says where each lies) records its settings, the files "
+            "that decide its result and its environment; the distinct environments of this run's jobs:",
+            environments_markdown(args.results),
+        ]
     report_file(out, "md").write_text("\n\n".join(parts) + "\n")
+    write_hparams(args.hparams or report_file(out, "hparams"), {"targets": args.targets, "order": args.order,
+                                                                 "published": args.published})  # fmt: skip
     print(report_file(out, "md").read_text())
 
 
