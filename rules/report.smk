@@ -9,6 +9,8 @@ rule report:
         logs=pretrain_logs(),
         sheets=sheet_files(),
         frames=[P("frames_report", ds=ds) for ds in config["datasets"]],
+        agreement=agreement_files(),
+        agreement_sheets=agreement_sheets(),
     output:
         md=report(
             P.report("md"), category="Results", labels={"table": "results (Markdown)"}
@@ -42,6 +44,7 @@ rule report:
         bias_runs=json.dumps(pretrain_run_keys()),
         b_scene_runs=json.dumps([{"ds": ds} for ds in b_scene_datasets()]),
         sheet_runs=json.dumps(sheet_run_keys()),
+        agreement_runs=json.dumps(agreement_run_keys()),
         # The left-out table reads each dataset's stage reports under the results folder (a local rule).
         results=lambda wc: RESULTS,
         datasets=list(config["datasets"]),
@@ -56,6 +59,8 @@ rule report:
         " --logs {input.logs} --log-runs {params.bias_runs:q} --order {params.order}"
         " --targets {params.targets} {params.published}"
         " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q}"
+        " --agreement {input.agreement} --agreement-sheets {input.agreement_sheets}"
+        " --agreement-runs {params.agreement_runs:q}"
         " --results {params.results} --left-out {params.datasets}"
         " --out-dir {params.out_dir} --hparams {output.hparams} > {log} 2>&1"
 

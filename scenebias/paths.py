@@ -20,6 +20,11 @@ from pathlib import Path
 LAYOUT: dict[str, tuple[str, str]] = {
     # The synthetic world of a dataset of kind `synthetic` (files inside: WORLD_FILES).
     "world": ("world/{ds}", "a rendered synthetic dataset (rule synthesize_dataset): see the world's files below"),
+    # A backend's preparation, once per run (e.g. the authors' released files read into an indexed store).
+    "backend_prepared": (
+        "prepared/{section}/{backend}",
+        "a backend's prepared files (released files as memory-mappable .npy, report.json, hparams.json)",
+    ),
     # Per dataset: the manifest, then frames, human boxes and scene labels per shard and merged.
     "manifest": ("{ds}/manifest.csv", "video_id, path, label, label_name, split<k>, shard"),
     "manifest_report": ("{ds}/manifest_report.json", "listed / used / missing / unlisted videos"),
@@ -47,6 +52,14 @@ LAYOUT: dict[str, tuple[str, str]] = {
         "{ds}/humans/quality.json",
         "valid videos (the paper's 70 % rule); actor recall and IoU on the synthetic world",
     ),
+    "shard_boxes_agreement": (
+        "{ds}/humans/agreement/{shard}.npz",
+        "boxes of the backend humans.agreement names, for the agreement report; .hparams.json beside",
+    ),
+    "boxes_agreement": (
+        "{ds}/humans/agreement.json",
+        "humans.agreement: per-frame recall / precision at IoU 0.5 and validity verdicts, chosen vs the other",
+    ),
     "shard_scene_features": (
         "{ds}/scene/features/{shard}.npz",
         "appearance features per video (k-means labels, B_scene)",
@@ -60,6 +73,14 @@ LAYOUT: dict[str, tuple[str, str]] = {
         "soft scene pseudo-labels per video of one shard; .hparams.json beside",
     ),
     "scene_labels": ("{ds}/scene/labels.npz", "all shards' scene labels merged"),
+    "shard_scene_labels_agreement": (
+        "{ds}/scene/agreement/{shard}.npz",
+        "labels of the backend scene.agreement names, for the agreement report; .hparams.json beside",
+    ),
+    "scene_agreement": (
+        "{ds}/scene/agreement.json",
+        "scene.agreement: top-1 agreement and mean KL divergence of the soft labels, chosen vs the other",
+    ),
     "scene_quality": (
         "{ds}/scene/quality.json",
         "label statistics; purity and NMI against the synthetic world's scenes",
@@ -77,7 +98,10 @@ LAYOUT: dict[str, tuple[str, str]] = {
     "bias": ("{src}/bias/{variant}/seed{seed}.json", "bias measures of one pretrained model"),
     "b_scene": ("{ds}/bias/b_scene.json", "B_scene of a dataset: how well its scene features predict its actions"),
     "report": ("report", "the tables and plots of the run (below)"),
-    "sheet": ("report/{ds}/{sheet}_sheet", "contact sheets (.png and .json) of a dataset: sheet is boxes or scenes"),
+    "sheet": (
+        "report/{ds}/{sheet}_sheet",
+        "contact sheets (.png and .json) of a dataset: sheet is boxes, scenes, boxes_agreement or scenes_agreement",
+    ),
     # Job logs, Snakemake benchmarks and resumable training checkpoints (outside every job's outputs).
     "logs": ("logs", "one log per job: logs/<stage>/... (JOBS)"),
     "benchmarks": ("benchmarks", "Snakemake's run time and memory of every job: benchmarks/<stage>/....tsv"),
@@ -131,12 +155,17 @@ JOBS: dict[str, str] = {
     "manifest": "manifest/{ds}",
     "extract_frames": "frames/{ds}/{shard}",
     "merge_frame_index": "frames/{ds}/merge",
+    "prepare_backend": "prepare/{section}/{backend}",
     "human_boxes": "humans/{ds}/{shard}",
     "merge_human_boxes": "humans/{ds}/merge",
+    "human_boxes_agreement": "humans/{ds}/agreement_{shard}",
+    "boxes_agreement": "humans/{ds}/agreement",
     "scene_features": "scene/{ds}/features_{shard}",
     "fit_scene_model": "scene/fit_model",
     "scene_labels": "scene/{ds}/{shard}",
     "merge_scene_labels": "scene/{ds}/merge",
+    "scene_labels_agreement": "scene/{ds}/agreement_{shard}",
+    "scene_agreement": "scene/{ds}/agreement",
     "pretrain": "pretrain/{src}/{variant}/seed{seed}",
     "finetune": "finetune/{tgt}/{init}/split{split}/seed{seed}",
     "bias_measures": "bias/{src}/{variant}/seed{seed}",

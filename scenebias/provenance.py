@@ -221,7 +221,7 @@ def environments_markdown(results: Path | str) -> str:
     and every file the jobs recorded as deciding their results, with its sha256."""
     groups: dict[tuple, list] = {}
     files: dict[tuple[str, str], set[str]] = {}
-    for path, record in job_records(results):
+    for _path, record in job_records(results):
         env = record.get("environment")
         if not isinstance(env, dict):
             continue
@@ -241,7 +241,8 @@ def environments_markdown(results: Path | str) -> str:
         rows.append(
             f"| {len(envs)} | {_cell(commit)} | {env.get('python')} "
             f"| {packages.get('torch')} / {packages.get('torchvision')} "
-            f"| {accel.get('cuda') or '–'} / {accel.get('cudnn') or '–'} | {_cell(', '.join(accel.get('gpus') or []) or 'none')} "
+            f"| {accel.get('cuda') or '–'} / {accel.get('cudnn') or '–'} "
+            f"| {_cell(', '.join(accel.get('gpus') or []) or 'none')} "
             f"| {_cell((env.get('ffmpeg') or {}).get('version') or '–')} | {env.get('snakemake') or '–'} |"
         )
     parts = ["\n".join(rows)]

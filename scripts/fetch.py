@@ -7,9 +7,9 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.paths import sidecar
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.fetch import FetchError, download
+from scenebias.paths import sidecar
 
 
 def main() -> None:
@@ -24,7 +24,9 @@ def main() -> None:
         download(args.url, args.out, args.sha256)
     except FetchError as exc:
         sys.exit(f"error: {exc}")
-    write_hparams(args.hparams or sidecar(args.out), {"url": args.url, "sha256": args.sha256}, files={"download": args.out})
+    write_hparams(
+        args.hparams or sidecar(args.out), {"url": args.url, "sha256": args.sha256}, files={"download": args.out}
+    )
     print(f"{args.url} -> {args.out} (sha256 ok)")
 
 

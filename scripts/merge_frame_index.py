@@ -10,9 +10,9 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 import pandas as pd
 
-from scenebias.paths import sidecar
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.frames import write_index
+from scenebias.paths import sidecar
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.paths import sidecar
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams, write_json
+from scenebias.paths import sidecar
 from scenebias.scene import label_quality, merge_label_files
 
 

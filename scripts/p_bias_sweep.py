@@ -7,8 +7,8 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.paths import sidecar
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
+from scenebias.paths import sidecar
 from scenebias.report import bias_table, plot_sweep, sweep_markdown, sweep_summary, with_runs
 
 
