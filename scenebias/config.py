@@ -8,6 +8,7 @@ the disk can tell: dataset roots, the splits a list file gives), and usable on i
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from pathlib import Path
 
@@ -294,14 +295,28 @@ def merged_config(paths: list[str], overrides: list[str] | None = None) -> dict:
         if not Path(path).is_file():
             raise ConfigError(f"{path}: no such config file")
         update_config(config, read_yaml(path))
-    if overrides:
-        from snakemake.cli import parse_config
-
-        try:
-            update_config(config, parse_config(overrides))
-        except ValueError as exc:
-            raise ConfigError(f"--config: {exc}") from None
+    for entry in overrides or []:
+        update_config(config, config_override(entry))
     return config
+
+
+def config_override(entry: str) -> dict:
+    """One `--config KEY=VALUE` as Snakemake reads it (snakemake.cli.parse_config, which imports all of Snakemake):
+    the value as an int, a float, True or False, else YAML read with every scalar a string, else the text."""
+    key, sep, text = entry.partition("=")
+    if not sep or not re.fullmatch(r"[a-zA-Z_][\w-]*\w", key):
+        raise ConfigError(f"--config {entry!r}: expected KEY=VALUE with KEY a name (as snakemake --config)")
+    if text == "":
+        return {key: None}
+    for parse in (int, float, {"True": True, "False": False}.__getitem__):
+        try:
+            return {key: parse(text)}
+        except (ValueError, KeyError):
+            continue
+    try:
+        return {key: yaml.load(text, Loader=yaml.BaseLoader)}
+    except yaml.YAMLError:
+        return {key: text}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,23 +89,23 @@ def check_backends(config: dict) -> None:
     """Every backend section's backends in use, and how they combine."""
     for section in BACKENDS:
         name, record, settings = chosen_backend(config, section)
-        for chosen_by, used in backends_in_use(config, section):
-            _check_one(config, section, used, chosen_by)
-        if record.delegate_key is not None:
-            key = f"{section}.{name}.{record.delegate_key}"
-            if settings[record.delegate_key] != SKIP:
-                _other_backend(config, section, key, settings[record.delegate_key])
-            elif record.dataset_kinds is not None:
-                uncovered = [d for d, spec in config["datasets"].items() if spec["kind"] not in record.dataset_kinds]
-                if uncovered:
-                    raise_error(
-                        f"config key '{key}': {SKIP} would leave every video of {uncovered} without {section} "
-                        f"outputs ({name} covers datasets of kind {', '.join(record.dataset_kinds)} only); name a "
-                        f"backend to compute them, e.g. {key}: {', '.join(n for n in BACKENDS[section] if n != name)}"
-                    )
+        delegate_key = f"{section}.{name}.{record.delegate_key}"
+        if record.delegate_key is not None and settings[record.delegate_key] != SKIP:
+            _other_backend(config, section, delegate_key, settings[record.delegate_key])
         agreement = agreement_backend(config, section)
         if agreement is not None:
             _other_backend(config, section, f"{section}.agreement", agreement)
+        for chosen_by, used in backends_in_use(config, section):
+            _check_one(config, section, used, chosen_by)
+        if record.delegate_key is not None and settings[record.delegate_key] == SKIP and record.dataset_kinds:
+            uncovered = [d for d, spec in config["datasets"].items() if spec["kind"] not in record.dataset_kinds]
+            if uncovered:
+                raise_error(
+                    f"config key '{delegate_key}': {SKIP} would leave every video of {uncovered} without {section} "
+                    f"outputs ({name} covers datasets of kind {', '.join(record.dataset_kinds)} only); name a "
+                    f"backend to compute them: one of {', '.join(n for n in BACKENDS[section] if n != name)}"
+                )
+        if agreement is not None:
             kinds = agreement_kinds(config, section)
             compared = [d for d, spec in config["datasets"].items() if kinds is None or spec["kind"] in kinds]
             if not compared:

@@ -222,8 +222,8 @@ def test_a_release_with_another_frame_count_is_mapped_by_time(kinetics_shard, de
     root, index = kinetics_shard
     assert release_frame_index(5, 8).tolist() == [0, 2, 4, 5, 7]  # the release frame at the same relative time
     assert release_frame_index(5, 5).tolist() == [0, 1, 2, 3, 4]
-    videos = {v.video_id: v for v in shard_boxes(index, root / "packs",
-                                                 released_finder(kinetics_shard, detections_store[0]), 1, "released")}  # fmt: skip
+    find = released_finder(kinetics_shard, detections_store[0])
+    videos = {v.video_id: v for v in shard_boxes(index, root / "packs", find, 1, "released")}
     other = videos[f"{OTHER}_000010_000020"]
     scores = [round(float(b[0, 4]) * 100) - 50 for b in other.frames]
     assert scores == [0, 2, 4, 5, 7]

@@ -24,6 +24,7 @@ import pandas as pd
 
 from scenebias.backends import Uncovered
 from scenebias.coverage import ShardLabels
+from scenebias.places365 import read_places365_categories
 from scenebias.released.store import (
     ReleaseFormatError,
     Store,
@@ -102,8 +103,6 @@ def import_labels(files: dict, settings: dict, out: Path) -> dict:
 def label_shard(files: dict, settings: dict, videos: set[str] | None = None) -> ShardLabels:
     """The labeller of one shard's job (scenebias.scene): the release's soft label and vote for every extracted video
     it has (or of `videos`), Uncovered for the rest."""
-    from scenebias.scene import read_places365_categories
-
     store = Store(files["release"])
     soft, vote = store.array("soft"), store.array("vote")
     classes = manifest_classes(files.get("manifest"))
