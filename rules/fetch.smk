@@ -3,7 +3,7 @@
 
 rule fetch:
     output:
-        ensure(
+        download=ensure(
             R("download"),
             sha256=lambda wc: DOWNLOADS[wc.name][1],
         ),
@@ -18,4 +18,4 @@ rule fetch:
         sha256=lambda wc: DOWNLOADS[wc.name][1],
     shell:
         "python {params.script} --url {params.url:q} --sha256 {params.sha256}"
-        " --out {output[0]} --hparams {output.hparams} > {log} 2>&1"
+        " --out {output.download} --hparams {output.hparams} > {log} 2>&1"

@@ -309,7 +309,7 @@ def write_releases(checkout, categories_rel: str) -> dict:
     folder = checkout / "resources" / "sdn"
     write_detections(folder / "detections" / "detection_train_merged_rearranged.npy", train)
     write_detections(folder / "detections" / "detection_val_merged_rearranged.npy", val)
-    labels = {key: np.stack([one_hot_probs(7, 0.4), one_hot_probs(7, 0.4), one_hot_probs(9, 0.99)])
+    labels = {key: np.stack([one_hot_probs(7, mass=0.4), one_hot_probs(7, mass=0.4), one_hot_probs(9, mass=0.99)])
               if key[1] == VOTED else np.stack([one_hot_probs(5)] * 2) for key in train}  # fmt: skip
     write_places(folder / "places_data" / "minikinetics_train_places365.npy", labels)
     write_places(folder / "places_data" / "minikinetics_val_places365.npy", {k: one_hot_probs(11) for k in val})
