@@ -192,7 +192,7 @@ def test_a_box_backend_added_by_the_recipe_runs_through_the_workflow(tmp_path):
     )
     schema = checkout / "schemas" / "config.schema.yaml"
     text = schema.read_text()
-    enum = "backend: {enum: [motion, torchvision, detectron2, oracle],"
+    enum = "backend: {enum: [motion, torchvision, detectron2, oracle, released],"
     section = "      motion:\n        type: object\n"
     assert text.count(enum) == 1 and text.count(section) == 1
     tiny = (
@@ -200,7 +200,7 @@ def test_a_box_backend_added_by_the_recipe_runs_through_the_workflow(tmp_path):
         "        properties:\n          weights: {type: [string, 'null'], default: null}\n"
         "          score: {type: number, default: 0.8}\n"
     )
-    text = text.replace(enum, enum.replace("oracle]", "oracle, tiny]")).replace(section, tiny + section)
+    text = text.replace(enum, enum.replace("released]", "released, tiny]")).replace(section, tiny + section)
     schema.write_text(text)
     (checkout / "tiny.txt").write_text("0.5\n")
     (checkout / "tiny.yaml").write_text("humans: {backend: tiny, tiny: {weights: tiny.txt, score: 0.9}}\n")
