@@ -271,13 +271,7 @@ def backend_gpu(section, name=None):
     )
 
 
-# Backends with a prepare step (read large released files once per run): the chosen ones and agreement ones.
-PREPARED = [
-    (section, name)
-    for section in BACKENDS
-    for _, name in backends_in_use(config, section)
-    if BACKENDS[section][name].prepare is not None
-]
+# A backend's preparation (rules/prepare.smk): its files and their flags.
 
 
 def prepare_files(wildcards):
