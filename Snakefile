@@ -1,9 +1,11 @@
 # scenebias: "Why Can't I Dance in the Mall?" (Choi et al., NeurIPS 2019), from raw videos to a results table.
 # The default run (config.yaml) is the synthetic scene-biased world; see README.md for the other configs.
 
+import os
 import sys
 from pathlib import Path
 
+from snakemake import __version__ as snakemake_version
 from snakemake.logging import logger
 from snakemake.utils import min_version
 
@@ -23,7 +25,11 @@ except TypeError:
 sys.path.insert(0, str(SCENEBIAS_DIR))
 
 from scenebias.config import ConfigError, read_yaml
+from scenebias.provenance import SNAKEMAKE_ENV
 from scenebias.summary import run_summary
+
+# Every job records the Snakemake that ran it (scenebias.provenance); a job's own env need not have Snakemake.
+os.environ[SNAKEMAKE_ENV] = snakemake_version
 
 # Used as a module (`module scenebias: ... config: ...`), the host passes the config and nothing is read from its
 # folder. Run directly, one config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]`
@@ -47,6 +53,7 @@ include: "rules/synth.smk"
 include: "rules/manifest.smk"
 include: "rules/frames.smk"
 include: "rules/fetch.smk"
+include: "rules/prepare.smk"
 include: "rules/humans.smk"
 include: "rules/scene.smk"
 include: "rules/train.smk"
