@@ -46,7 +46,11 @@ def profile(path: str = PROFILE) -> dict:
 def rule_blocks() -> dict[str, str]:
     """rule name -> the text of its definition, for every rule of the workflow."""
     text = "\n".join(p.read_text() for p in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))])
-    return dict(re.findall(r"^(?:rule|checkpoint) (\w+):\n((?:[ \t]+.*\n|\n)+)", text, flags=re.M))
+    blocks = dict(re.findall(r"^(?:rule|checkpoint) (\w+):\n((?:[ \t]+.*\n|\n)+)", text, flags=re.M))
+    # `use rule A as B with:` makes B a rule with A's definition and the block's changes
+    for base, name, changes in re.findall(r"^ *use rule (\w+) as (\w+) with:\n((?:[ \t]+.*\n|\n)+)", text, flags=re.M):
+        blocks[name] = blocks[base] + changes
+    return blocks
 
 
 def local_rules() -> set[str]:
