@@ -21,13 +21,15 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def write_hparams(path: Path | str, params: dict) -> None:
-    """Record a stage's settings next to its outputs, with the versions that produced them."""
+def write_hparams(path: Path | str, params: dict, tools: dict | None = None) -> None:
+    """Record a stage's settings next to its outputs, with the versions that produced them (`tools`: the external
+    programs the stage ran, e.g. {"ffmpeg": {"version": ..., "path": ...}})."""
     path = Path(path)
     record = {
         "params": params,
         "scenebias": scenebias.__version__,
         "python": platform.python_version(),
+        **({"tools": tools} if tools else {}),
         "argv": sys.argv,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
