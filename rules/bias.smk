@@ -5,7 +5,7 @@
 rule bias_measures:
     input:
         model=P.run("pretrain_run", "model"),
-        manifest=P("manifest", ds="{src}"),
+        manifest=manifest_file("{src}"),
         frames=P("frame_index", ds="{src}"),
         scene=P("scene_labels", ds="{src}"),
         boxes=P("boxes", ds="{src}"),
@@ -22,6 +22,7 @@ rule bias_measures:
         gpu=gpus_of(),
     params:
         script=script("bias_measures"),
+        manifest=manifest_version("src"),
         truth=truth_option("--truth", "truth", "src"),
         split=config["pretrain"]["split"],
         seed=config["bias"]["probe_seed"],
@@ -36,7 +37,7 @@ rule bias_measures:
 rule b_scene:
     input:
         features=b_scene_features,
-        manifest=P("manifest"),
+        manifest=manifest_file(),
     output:
         P("b_scene"),
     log:
@@ -47,6 +48,7 @@ rule b_scene:
         "../envs/torch.yaml"
     params:
         script=script("b_scene"),
+        manifest=manifest_version(),
         key=BACKEND["scene"][1].b_scene[1],
         seed=config["bias"]["probe_seed"],
     shell:

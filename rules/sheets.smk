@@ -7,7 +7,7 @@ rule boxes_sheet:
     input:
         index=P("frame_index"),
         packs=per_shard("shard_packs"),
-        manifest=P("manifest"),
+        manifest=manifest_file(),
         boxes=P("boxes"),
     output:
         png=report(
@@ -25,6 +25,7 @@ rule boxes_sheet:
         "../envs/torch.yaml"
     params:
         script=script("contact_sheet"),
+        manifest=manifest_version(),
         settings=sheet_settings("boxes"),
         threshold=config["humans"]["score_threshold"],
         valid_ratio=config["humans"]["valid_ratio"],
@@ -56,6 +57,7 @@ rule scenes_sheet:
         "../envs/torch.yaml"
     params:
         script=script("contact_sheet"),
+        manifest=manifest_version(),
         settings=sheet_settings("scenes"),
     shell:
         "python {params.script} scenes --dataset {wildcards.ds} --index {input.index}"

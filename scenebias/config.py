@@ -203,8 +203,8 @@ def _check_splits(config: dict, base: Path | str | None = None) -> None:
 
 
 def check_on_disk(config: dict, base: Path | str = ".") -> None:
-    """What only the disk can tell, before any job: every real dataset's root exists, and the splits a `videos`
-    dataset's list file gives include those the run trains on. Relative paths are from `base` (the working
+    """What only the disk can tell, before any job: every real dataset's root and video folder exist, and the
+    splits a `videos` dataset's list file gives include those the run trains on. Relative paths are from `base` (the working
     directory of the run)."""
     for name, dataset in config["datasets"].items():
         kind = dataset_kind(dataset)
@@ -215,6 +215,13 @@ def check_on_disk(config: dict, base: Path | str = ".") -> None:
             raise ConfigError(
                 f"config key 'datasets.{name}.root': {dataset['root']} is not a folder (looked for {root.absolute()}); "
                 "put the dataset there or point the key at it (README: Reproducing the paper, Bring your own videos)"
+            )
+        videos = kind.video_folder(dataset["kind"], root, dataset.get("options", {}))
+        if videos is not None and not videos.is_dir():
+            raise ConfigError(
+                f"config key 'datasets.{name}.options.{kind.video_dir}': the video folder {videos} does not exist "
+                f"(root + options.{kind.video_dir}, default {kind.defaults[kind.video_dir]!r}); set the option to the "
+                "folder under the root that holds the videos"
             )
         for key, value in kind.list_files(dataset.get("options", {})):
             if not Path(root, value).is_file():

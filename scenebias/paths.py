@@ -21,7 +21,7 @@ LAYOUT: dict[str, tuple[str, str]] = {
     # The synthetic world of a dataset of kind `synthetic` (files inside: WORLD_FILES).
     "world": ("world/{ds}", "a rendered synthetic dataset (rule synthesize_dataset): see the world's files below"),
     # Per dataset: the manifest, then frames, human boxes and scene labels per shard and merged.
-    "manifest": ("{ds}/manifest.csv", "video_id, path, label, label_name, split<k>, shard"),
+    "manifest": ("{ds}/manifest.csv", "video_id, path, label, label_name, split<k>, size_bytes, mtime_ns, shard"),
     "manifest_report": ("{ds}/manifest_report.json", "listed / used / missing / unlisted videos"),
     "shard_frames": ("{ds}/frames/{shard}", "the frames of one shard (the three entries below)"),
     "shard_frame_index": (

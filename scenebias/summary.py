@@ -76,11 +76,9 @@ def dataset_summary(results: Path, name: str) -> DatasetSummary:
         if summary.manifest_error:
             summary.details.append(str(log))
         return summary
-    selection = manifest.get("adapter", {}).get("selection", {})
-    not_downloaded = int(selection.get("missing", 0)) if "selected" in selection else 0
-    summary.listed = int(manifest.get("listed", 0)) + not_downloaded
-    summary.missing = int(manifest.get("missing", 0)) + not_downloaded
-    summary.missing_examples = (manifest.get("missing_examples", []) + selection.get("missing_examples", []))[:EXAMPLES]
+    summary.listed = int(manifest.get("listed", 0))  # Kinetics ids selected but not downloaded included
+    summary.missing = int(manifest.get("missing", 0))
+    summary.missing_examples = manifest.get("missing_examples", [])[:EXAMPLES]
     if summary.missing:
         summary.details.append(P("manifest_report", ds=name))
     frames = _read_json(Path(P("frames_report", ds=name)))

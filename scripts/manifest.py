@@ -10,7 +10,7 @@ import _bootstrap  # noqa: F401
 
 from scenebias.cli import setup_logging
 from scenebias.datasets import DATASET_KINDS
-from scenebias.manifest import ManifestError, assign_shards, reconcile_with_disk, write_manifest
+from scenebias.manifest import ManifestError, assign_shards, manifest_report, reconcile_with_disk, write_manifest
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
         sys.exit(f"error: {args.root}: the dataset's lists name no video, so there is nothing to process")
     manifest = assign_shards(manifest, args.shard_size)
     report["video_root"] = str(video_root.resolve())
-    write_manifest(manifest, {**report, "adapter": adapter_report}, args.out, args.report)
+    write_manifest(manifest, manifest_report(report, adapter_report), args.out, args.report)
     print(f"{args.root}: {len(manifest)} videos in {manifest['shard'].nunique()} shard(s) -> {args.out}")
 
 

@@ -81,7 +81,7 @@ def test_snakemake_refuses_a_bad_config_before_any_job(tmp_path: Path, venv_env)
 
 def real_dataset_config(tmp_path: Path, **target) -> dict:
     """The smoke config with a UCF101 dataset (a root that exists) fine-tuned with the given target settings."""
-    (tmp_path / "ucf").mkdir(exist_ok=True)
+    (tmp_path / "ucf" / "UCF-101").mkdir(parents=True, exist_ok=True)
     config = smoke()
     config["datasets"]["ucf101"] = {"kind": "ucf101", "root": str(tmp_path / "ucf"), "options": {"splits": [1]}}
     config["finetune"] = {"targets": {"ucf101": target}}
@@ -124,7 +124,7 @@ def test_missing_root_and_list_split_are_found_on_disk(tmp_path):
     with pytest.raises(ConfigError, match=r"'datasets.ucf101.root': .*nowhere is not a folder"):
         check_on_disk(config)
     # a videos dataset: the splits come from its list's header
-    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "videos").mkdir(parents=True)
     (tmp_path / "mine" / "list.csv").write_text("path,label,split1,split2\njump/a.mp4,jump,train,test\n")
     config = smoke()
     config["datasets"]["mine"] = {"kind": "videos", "root": str(tmp_path / "mine"), "options": {"list": "list.csv"}}
@@ -133,6 +133,24 @@ def test_missing_root_and_list_split_are_found_on_disk(tmp_path):
     config["finetune"]["targets"]["mine"]["splits"] = [3]
     with pytest.raises(ConfigError, match=r"'finetune.targets.mine.splits': dataset 'mine' has no split 3 .*\[1, 2\]"):
         check_on_disk(validate_config(config))
+
+
+def test_a_missing_video_folder_names_its_option_before_any_job(tmp_path):
+    """HMDB51 unpacked without its `videos/` folder (or under another name): the check names
+    datasets.<name>.options.video_dir and its default, before the first job; setting the option fixes it."""
+    root = tmp_path / "hmdb"
+    (root / "testTrainMulti_7030_splits").mkdir(parents=True)
+    (root / "hmdb51_org").mkdir()
+    config = smoke()
+    config["datasets"]["hmdb"] = {"kind": "hmdb51", "root": str(root), "options": {"splits": [1]}}
+    config["finetune"] = {"targets": {"hmdb": {"splits": [1]}}}
+    with pytest.raises(
+        ConfigError, match=r"config key 'datasets.hmdb.options.video_dir': the video folder .*hmdb/videos does not "
+        r"exist \(root \+ options.video_dir, default 'videos'\)"
+    ):  # fmt: skip
+        check_on_disk(validate_config(copy.deepcopy(config)))
+    config["datasets"]["hmdb"]["options"]["video_dir"] = "hmdb51_org"
+    check_on_disk(validate_config(config))
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
