@@ -204,8 +204,8 @@ def _check_splits(config: dict, base: Path | str | None = None) -> None:
 
 def check_on_disk(config: dict, base: Path | str = ".") -> None:
     """What only the disk can tell, before any job: every real dataset's root and video folder exist, and the
-    splits a `videos` dataset's list file gives include those the run trains on. Relative paths are from `base` (the working
-    directory of the run)."""
+    splits a `videos` dataset's list file gives include those the run trains on. Relative paths are from `base`
+    (the working directory of the run)."""
     for name, dataset in config["datasets"].items():
         kind = dataset_kind(dataset)
         if kind.rendered:
