@@ -311,7 +311,8 @@ def manifest_subset_lists(wildcards):
 def watched_folder_state(wildcards):
     """The state of a real dataset's video folder (counts, sizes, newest change, a digest of every video's path and
     stamp; scenebias.manifest.folder_state), read while planning: a manifest param, so an added, removed or
-    replaced video rebuilds the manifest. Rendered datasets depend on their rendering job instead."""
+    replaced video rebuilds the manifest. Rendered datasets depend on their rendering job instead.
+    """
     ds = wildcards.ds
     dataset = DATASETS[ds]
     folder = dataset_kind(dataset).video_folder(
@@ -333,20 +334,23 @@ def shards_of(ds):
 def manifest_now(ds):
     """The manifest a params function digests: the file as it is, when there is one. Snakemake plans a job that
     reads a manifest again once that manifest's checkpoint has run, so a rebuilt manifest is read then; asking the
-    checkpoint here instead would leave the jobs after them planned to rerun (their first reason is not revised)."""
+    checkpoint here instead would leave the jobs after them planned to rerun (their first reason is not revised).
+    """
     path = Path(P("manifest", ds=ds))
     return path if path.is_file() else manifest_csv(ds)
 
 
 def shard_version(wildcards):
     """A digest of one shard's manifest rows (ids, paths, file stamps): the frame job's param, so that of a rebuilt
-    manifest only the shards whose videos changed are extracted again (its manifest input is `ancient`)."""
+    manifest only the shards whose videos changed are extracted again (its manifest input is `ancient`).
+    """
     return shard_versions(manifest_now(wildcards.ds)).get(wildcards.shard, "")
 
 
 def manifest_file(ds="{ds}"):
     """A dataset's manifest as the input of a job that reads all of it: `ancient`, because the checkpoint rewrites
-    it whenever the video folder changes; the job's `manifest_version` param reruns it when its content changes."""
+    it whenever the video folder changes; the job's `manifest_version` param reruns it when its content changes.
+    """
     return ancient(P("manifest", ds=ds))
 
 
