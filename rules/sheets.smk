@@ -29,10 +29,11 @@ rule boxes_sheet:
         settings=sheet_settings("boxes"),
         threshold=config["humans"]["score_threshold"],
         valid_ratio=config["humans"]["valid_ratio"],
+        backend=BACKEND["humans"][0],
     shell:
         "python {params.script} boxes --dataset {wildcards.ds} --index {input.index}"
         " --manifest {input.manifest} --boxes {input.boxes} --settings {params.settings:q}"
-        " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
+        " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio} --backend {params.backend}"
         " --out {output.png} --record {output.record} > {log} 2>&1"
 
 

@@ -56,6 +56,9 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict:
 
 def describe_error(error: jsonschema.ValidationError) -> str:
     where = _key_path(error.absolute_path)
+    reserved = error.schema.get("x-reserved") if isinstance(error.schema, dict) else None
+    if error.validator == "not" and reserved:
+        return f"config key '{where}': {error.instance!r} is a reserved name: {reserved}; choose another name"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
         unknown = sorted(k for k in error.instance if k not in allowed)
@@ -292,11 +295,36 @@ def _check_init_cycles(variants: dict) -> None:
             current = variants[current].get("init_from")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+class DuplicateKey(Exception):
+    def __init__(self, key, first: int, again: int):
+        super().__init__(key, first, again)
+        self.key, self.first, self.again = key, first, again
+
+
 def read_yaml(path: str | Path) -> dict:
-    """A config file's content; a YAML syntax error names the file, line and column."""
+    """A config file's content; a YAML syntax error names the file, line and column, and a key given twice in one
+    mapping (which YAML would let the last one win) names the file, both lines and the key."""
     try:
         with open(path) as fh:
-            content = yaml.safe_load(fh)
+            content = yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except DuplicateKey as exc:
+        raise ConfigError(
+            f"{path}:{exc.again}: key {exc.key!r} is given twice in the same section (first on line {exc.first}); "
+            "YAML would silently keep only the last one: remove or merge one of them"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

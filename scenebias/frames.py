@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-from tqdm import tqdm
 
 from scenebias.framepack import write_pack
 from scenebias.media import (
@@ -42,6 +41,7 @@ from scenebias.media import (
     last_error_lines,
     parse_input_stream,
 )
+from scenebias.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def extract_shard(
 
     rows = list(videos.itertuples(index=False))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        records = list(tqdm(pool.map(one, rows), total=len(rows), desc="frames", unit="video", mininterval=2))
+        records = list(track(pool.map(one, rows), "frames", unit="video", total=len(rows)))
     index = pd.DataFrame([asdict(r) for r in records], columns=INDEX_COLUMNS)
     failed = index[index.status != "ok"]
     for rec in failed.itertuples():

@@ -104,7 +104,7 @@ def scan_folder(video_root: Path) -> FolderScan:
             if entry.is_dir():
                 real = os.path.realpath(entry.path)
                 if real in ancestors:
-                    scan.problems[rel] = "symbolic link loop: leads back to a folder above it (not entered again)"
+                    scan.problems[rel] = "symbolic link loop (to a folder above it; not entered again)"
                 else:
                     walk(entry.path, f"{rel}/", ancestors | {real})
             elif is_video_name(entry.name) and entry.is_file():

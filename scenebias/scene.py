@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from scenebias.backends import BackendRecord, SettingFile, ShardFrames, StageOutput, Weights
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import load_boxes, mask_humans
+from scenebias.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def video_features(
     boxes = load_boxes(boxes_npz) if boxes_npz is not None else {}
     ids, feats = [], []
     ok = index[index["status"] == "ok"]
-    for row in tqdm(list(ok.itertuples()), desc="scene features", unit="video", mininterval=2):
+    for row in track(list(ok.itertuples()), "scene features", unit="video"):
         idx = sample_indices(int(row.n_frames), frames_per_video)
         frames = read_frames(packs / row.pack, idx)
         if row.video_id in boxes:
@@ -224,7 +224,7 @@ def places365_soft_labels(
             start += len(f)
         pending.clear()
 
-    for row in tqdm(list(ok.itertuples()), desc="places365", unit="video", mininterval=2):
+    for row in track(list(ok.itertuples()), "places365", unit="video"):
         pending.append(
             (row.video_id, read_frames(packs / row.pack, sample_indices(int(row.n_frames), frames_per_video)))
         )
