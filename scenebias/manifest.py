@@ -17,11 +17,13 @@ whose videos changed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,40 +79,75 @@ class FolderScan:
     problems: dict[str, str] = field(default_factory=dict)
 
 
+_EXTENSIONS = frozenset(ext.lstrip(".") for ext in VIDEO_EXTENSIONS)
+
+
 def is_video_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+    base, dot, ext = name.rpartition(".")
+    return bool(dot and base) and ext.lower() in _EXTENSIONS
+
+
+_SCANS: dict[str, FolderScan] | None = None  # while `reusing_scans` is active: folder -> its scan
+
+
+@contextlib.contextmanager
+def reusing_scans():
+    """Within the block, a folder is scanned once (the manifest job: the adapter and the disk check read the same
+    folder a moment apart)."""
+    global _SCANS
+    _SCANS = {}
+    try:
+        yield
+    finally:
+        _SCANS = None
 
 
 def scan_folder(video_root: Path) -> FolderScan:
     """Every video file under video_root, following symbolic links to folders and files. A link back to a folder it
     lies in is not entered again, and it, a broken link, a link that loops, and a folder or file that cannot be
-    read are recorded in `problems`; none of them stops the scan."""
+    read are recorded in `problems`; none of them stops the scan. One `stat` per video file (its stamp), none for
+    other plain files."""
+    key = os.path.realpath(video_root)
+    if _SCANS is not None and key in _SCANS:
+        return _SCANS[key]
     scan = FolderScan()
 
     def walk(folder: str, prefix: str, ancestors: frozenset[str]) -> None:
         try:
             with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except OSError as exc:
             scan.problems[prefix.rstrip("/") or "."] = f"cannot read the folder ({exc.strerror or exc})"
             return
         for entry in entries:
             rel = prefix + entry.name
             try:
-                st = entry.stat()  # follows links
+                if entry.is_symlink():
+                    st = entry.stat()  # follows the link: raises for a broken or looping one
+                    is_dir = stat.S_ISDIR(st.st_mode)
+                elif entry.is_dir(follow_symlinks=False):
+                    is_dir = True
+                elif is_video_name(entry.name):
+                    st, is_dir = entry.stat(follow_symlinks=False), False
+                else:
+                    continue
             except OSError as exc:
                 scan.problems[rel] = link_problem(entry.path, exc)
                 continue
-            if entry.is_dir():
+            if is_dir:
                 real = os.path.realpath(entry.path)
                 if real in ancestors:
                     scan.problems[rel] = "symbolic link loop (to a folder above it; not entered again)"
                 else:
                     walk(entry.path, f"{rel}/", ancestors | {real})
-            elif is_video_name(entry.name) and entry.is_file():
+            elif is_video_name(entry.name) and stat.S_ISREG(st.st_mode):
                 scan.videos[rel] = (st.st_size, st.st_mtime_ns)
 
     walk(str(video_root), "", frozenset({os.path.realpath(video_root)}))
+    scan.videos = dict(sorted(scan.videos.items()))
+    scan.problems = dict(sorted(scan.problems.items()))
+    if _SCANS is not None:
+        _SCANS[key] = scan
     return scan
 
 
@@ -136,11 +173,9 @@ def folder_state(video_root: Path) -> str:
     if not Path(video_root).is_dir():
         return f"no folder {video_root}"
     scan = scan_folder(video_root)
-    digest = hashlib.sha1()
-    for rel, (size, mtime) in sorted(scan.videos.items()):
-        digest.update(f"{rel}\0{size}\0{mtime}\n".encode(errors="surrogateescape"))
-    for rel, problem in sorted(scan.problems.items()):
-        digest.update(f"{rel}\0{problem}\n".encode(errors="surrogateescape"))
+    listing = [f"{rel}\0{size}\0{mtime}" for rel, (size, mtime) in scan.videos.items()]
+    listing += [f"{rel}\0{problem}" for rel, problem in scan.problems.items()]
+    digest = hashlib.sha1("\n".join(listing).encode(errors="surrogateescape"))
     newest = max((m for _, m in scan.videos.values()), default=0)
     when = datetime.fromtimestamp(newest / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if newest else "-"
     total = sum(size for size, _ in scan.videos.values())
@@ -279,9 +314,9 @@ def shard_versions(manifest_csv: Path) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=32)
 def _shard_versions(key: tuple[str, int, int]) -> dict[str, str]:
-    table = pd.read_csv(key[0], dtype=str, keep_default_na=False)
-    columns = [c for c in ["video_id", "path", *STAMP_COLUMNS] if c in table.columns]
-    rows = table[columns].agg("\0".join, axis=1)
+    columns = ["video_id", "path", *STAMP_COLUMNS, "shard"]
+    table = pd.read_csv(key[0], dtype=str, keep_default_na=False, usecols=lambda c: c in columns)
+    rows = table["video_id"].str.cat([table[c] for c in columns[1:-1] if c in table.columns], sep="\0")
     return {
         shard: hashlib.sha1("\n".join(group).encode(errors="surrogateescape")).hexdigest()[:16]
         for shard, group in rows.groupby(table["shard"], sort=True)

@@ -10,7 +10,14 @@ import _bootstrap  # noqa: F401
 
 from scenebias.cli import setup_logging
 from scenebias.datasets import DATASET_KINDS
-from scenebias.manifest import ManifestError, assign_shards, manifest_report, reconcile_with_disk, write_manifest
+from scenebias.manifest import (
+    ManifestError,
+    assign_shards,
+    manifest_report,
+    reconcile_with_disk,
+    reusing_scans,
+    write_manifest,
+)
 
 
 def main() -> None:
@@ -37,8 +44,9 @@ def main() -> None:
             options["subset_lists"] = (
                 {k: resolve(v) for k, v in lists.items()} if isinstance(lists, dict) else [resolve(v) for v in lists]
             )
-        listed, video_root, adapter_report = DATASET_KINDS[args.kind].adapt(args.root, options)
-        manifest, report = reconcile_with_disk(listed, video_root)
+        with reusing_scans():  # the adapter and the disk check read the same folder: scan it once
+            listed, video_root, adapter_report = DATASET_KINDS[args.kind].adapt(args.root, options)
+            manifest, report = reconcile_with_disk(listed, video_root)
     except ManifestError as exc:
         sys.exit(f"error: {exc}")
     if manifest.empty:

@@ -59,8 +59,12 @@ SPLIT_COLUMN = re.compile(r"^split(?P<k>\d*)$")
 
 def video_id_of(path: str) -> str:
     """`jump/clip 1.mp4` -> `jump__clip 1`: the path without its extension, folders joined with '__'."""
-    rel = PurePosixPath(path)
-    return "__".join([*rel.parent.parts, rel.stem])
+    folders, _, name = path.rpartition("/")
+    stem, dot, _ = name.rpartition(".")
+    if not (dot and stem) or "//" in path or path.startswith(("/", "./")) or "/./" in path:  # not a plain path
+        rel = PurePosixPath(path)
+        return "__".join([*rel.parent.parts, rel.stem])
+    return f"{folders.replace('/', '__')}__{stem}" if folders else stem
 
 
 def scan_class_folders(video_root: Path) -> tuple[list[dict], dict]:
