@@ -7,7 +7,9 @@ under N names), processed by `snakemake` up to frames, motion boxes and k-means 
 default), then one video is added and the same command runs again. Reported per code version: the jobs of the
 second run by rule (from Snakemake's "rule NAME:" lines), its wall time, and the video-level work it redid (videos
 extracted again). The baseline (default: the commit before stable shards, whose shards were fixed-size runs of the
-sorted ids) runs the identical procedure from its own clone.
+sorted ids) runs the identical procedure from its own clone. What one added video costs depends on where its id
+falls, so the last table gives, for 200 other names added to the same folder one at a time, the videos whose shard
+changes (extracted again) under both rules, computed from the sharding functions alone.
 
     python bench/added_video.py                          # 1,000 videos, this checkout vs the baseline revision
     python bench/added_video.py --videos 200 --no-baseline
@@ -131,17 +133,64 @@ def measure(label: str, checkout: Path, root: Path, shard_size: int, added: str)
     }
 
 
+def fixed_size_shards(ids: list[str], shard_size: int) -> dict[str, frozenset]:
+    """The baseline's rule: fixed-size runs of the sorted ids, numbered."""
+    ordered = sorted(ids)
+    return {
+        f"{i // shard_size:04d}": frozenset(ordered[i : i + shard_size]) for i in range(0, len(ordered), shard_size)
+    }
+
+
+def stable_shards(ids: list[str], shard_size: int) -> dict[str, frozenset]:
+    from scenebias.manifest import assign_shards
+
+    table = assign_shards(pd.DataFrame({"video_id": ids}), shard_size)
+    return {name: frozenset(group["video_id"]) for name, group in table.groupby("shard")}
+
+
+def simulated(ids: list[str], shard_size: int, trials: int = 200) -> list[str]:
+    """Markdown rows: videos and shards that rerun when one more video is added, over `trials` added names."""
+    rows = []
+    for label, rule in (("stable shards (this checkout)", stable_shards), ("fixed-size runs (baseline)",
+                                                                         fixed_size_shards)):  # fmt: skip
+        before = rule(ids, shard_size)
+        videos, shards = [], []
+        for t in range(trials):
+            after = rule([*ids, f"{CLASSES[t % len(CLASSES)]}__added {t:03d}"], shard_size)
+            changed = [name for name, members in after.items() if before.get(name) != members]
+            shards.append(len(changed))
+            videos.append(sum(len(after[name]) for name in changed))
+        rows.append(f"| {label} | {len(before)} | {sum(shards) / trials:.2f} (max {max(shards)}) "
+                    f"| {sum(videos) / trials:.0f} (max {max(videos)}) |")  # fmt: skip
+    return rows
+
+
+def print_simulated(n_videos: int, shard_size: int) -> None:
+    """The table over added names, for this folder's size and for a 20,000-video folder (50 names)."""
+    print(f"\n| sharding (shard size {shard_size}) | videos | shards | shards changed by one added video, mean "
+          "| videos extracted again, mean |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for n, trials in ((n_videos, 200), (20_000, 50)):
+        ids = [f"{CLASSES[i % len(CLASSES)]}__clip {i:05d}" for i in range(n)]
+        for row in simulated(ids, shard_size, trials):
+            print(row.replace(" | ", f" | {n:,} | ", 1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=1000)
     parser.add_argument("--shard-size", type=int, default=300)
     parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--simulate-only", action="store_true", help="only the table over 200 added names")
     parser.add_argument("--added", default="clip 00499b.mp4", help="name of the added video (its id's position)")
     args = parser.parse_args()
     print(f"# bench/added_video.py on {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
           f"{args.videos} videos, shard size {args.shard_size}, added walk/{args.added}")  # fmt: skip
     rows = []
+    if args.simulate_only:
+        print_simulated(args.videos, args.shard_size)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "my_videos"
         make_folder(root, args.videos)
@@ -158,6 +207,7 @@ def main() -> None:
         jobs = ", ".join(f"{rule} {n}" for rule, n in r["jobs"].items())
         print(f"| {r['code']} | {r['shards']} | {r['noticed']} | {jobs} | {r['videos extracted again']} "
               f"| {r['second run (s)']} s | {r['first run (s)']} s |")  # fmt: skip
+    print_simulated(args.videos, args.shard_size)
 
 
 if __name__ == "__main__":
