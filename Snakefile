@@ -34,16 +34,21 @@ os.environ[SNAKEMAKE_ENV] = snakemake_version
 # Used as a module (`module scenebias: ... config: ...`), the host passes the config and nothing is read from its
 # folder. Run directly, one config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]`
 # replaces it (several files are merged in the order given) and `--config KEY=VALUE` overrides either. Keys left
-# out take the schema's defaults.
+# out take the schema's defaults. Each file is read again here: Snakemake's own message for a YAML syntax error
+# names neither the file nor the line, and it lets a key given twice silently keep its last value.
 IS_MODULE = (
     Path(workflow.main_snakefile).resolve() != SCENEBIAS_DIR.resolve() / "Snakefile"
 )
+for _file in workflow.overwrite_configfiles or [
+    f for f in ["config.yaml"] if Path(f).is_file() and not IS_MODULE
+]:
+    try:
+        read_yaml(_file)
+    except ConfigError as exc:
+        raise WorkflowError(f"invalid config: {exc}") from None
+
+
 if not workflow.overwrite_configfiles and not IS_MODULE:
-    if Path("config.yaml").is_file():
-        try:  # Snakemake's own message for a YAML syntax error names neither the file nor the line
-            read_yaml("config.yaml")
-        except ConfigError as exc:
-            raise WorkflowError(f"invalid config: {exc}") from None
 
     configfile: "config.yaml"
 
@@ -72,8 +77,8 @@ rule all:
 # Every run ends with what it left out per dataset (missing or undecodable videos) and where the details are.
 # (Snakemake's logger: on the console and in .snakemake/log/.)
 onsuccess:
-    logger.info(run_summary(RESULTS, list(DATASETS)))
+    logger.info(run_summary(RESULTS, list(config["datasets"]), list(SWEEP)))
 
 
 onerror:
-    logger.info(run_summary(RESULTS, list(DATASETS)))
+    logger.info(run_summary(RESULTS, list(config["datasets"]), list(SWEEP)))

@@ -5,7 +5,7 @@
 rule bias_measures:
     input:
         model=P.run("pretrain_run", "model"),
-        manifest=P("manifest", ds="{src}"),
+        manifest=manifest_file("{src}"),
         frames=P("frame_index", ds="{src}"),
         scene=P("scene_labels", ds="{src}"),
         boxes=P("boxes", ds="{src}"),
@@ -23,6 +23,7 @@ rule bias_measures:
         **gpu_resources(gpus_of()),
     params:
         script=script("bias_measures"),
+        manifest=manifest_version("src"),
         truth=truth_option("--truth", "truth", "src"),
         split=config["pretrain"]["split"],
         seed=config["bias"]["probe_seed"],
@@ -38,7 +39,7 @@ rule bias_measures:
 rule b_scene:
     input:
         features=b_scene_features,
-        manifest=P("manifest"),
+        manifest=manifest_file(),
     output:
         b_scene=P("b_scene"),
         hparams=sidecar(P("b_scene")),
@@ -50,6 +51,7 @@ rule b_scene:
         "../envs/torch.yaml"
     params:
         script=script("b_scene"),
+        manifest=manifest_version(),
         key=BACKEND["scene"][1].b_scene[1],
         seed=config["bias"]["probe_seed"],
     shell:

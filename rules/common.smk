@@ -24,7 +24,7 @@ from scenebias.backends import (
     setting_files,
 )
 from scenebias.config_backends import backends_in_use
-from scenebias.manifest import shard_names
+from scenebias.manifest import file_version, folder_state, shard_names, shard_versions
 from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, WORLD_FOLDERS, Layout, sidecar
 from scenebias.registry import (
     BACKENDS,
@@ -97,7 +97,7 @@ DATASETS = {
 wildcard_constraints:
     ds="|".join(DATASETS),
     src="|".join([SOURCE, *SWEEP]),
-    shard=r"\d{4}",
+    shard=r"[0-9a-f]{8,16}",
     variant="|".join(VARIANTS),
     init="|".join(INITS),
     tgt="|".join(TARGETS) or "no-target",
@@ -404,9 +404,67 @@ def manifest_subset_lists(wildcards):
     return json.dumps(lists if isinstance(given, dict) else list(lists.values()))
 
 
+def watched_folder_state(wildcards):
+    """The state of a real dataset's video folder (counts, sizes, newest change, a digest of every video's path and
+    stamp; scenebias.manifest.folder_state), read while planning: a manifest param, so an added, removed or
+    replaced video rebuilds the manifest. Rendered datasets depend on their rendering job instead.
+    """
+    ds = wildcards.ds
+    dataset = DATASETS[ds]
+    folder = dataset_kind(dataset).video_folder(
+        dataset["kind"], dataset_root(ds), dataset["options"]
+    )
+    return "" if folder is None else folder_state(folder)
+
+
+def manifest_csv(ds):
+    """A dataset's manifest once its checkpoint has run (planning waits for it otherwise)."""
+    return Path(checkpoints.manifest.get(ds=ds).output.csv)
+
+
 def shards_of(ds):
     """Shards of a dataset, known once its manifest (a checkpoint) exists."""
-    return shard_names(Path(checkpoints.manifest.get(ds=ds).output.csv))
+    return shard_names(manifest_csv(ds))
+
+
+def manifest_now(ds):
+    """The manifest a params function digests: the file as it is, when there is one. Snakemake plans a job that
+    reads a manifest again once that manifest's checkpoint has run, so a rebuilt manifest is read then; asking the
+    checkpoint here instead would leave the jobs after them planned to rerun (their first reason is not revised).
+    """
+    path = Path(P("manifest", ds=ds))
+    return path if path.is_file() else manifest_csv(ds)
+
+
+def shard_version(wildcards):
+    """A digest of one shard's manifest rows (ids, paths, file stamps): the frame job's param, so that of a rebuilt
+    manifest only the shards whose videos changed are extracted again (its manifest input is `ancient`).
+    """
+    return shard_versions(manifest_now(wildcards.ds)).get(wildcards.shard, "")
+
+
+def manifest_file(ds="{ds}"):
+    """A dataset's manifest as the input of a job that reads all of it: `ancient`, because the checkpoint rewrites
+    it whenever the video folder changes; the job's `manifest_version` param reruns it when its content changes.
+    """
+    return ancient(P("manifest", ds=ds))
+
+
+def manifest_version(wildcard="ds", ds=None):
+    """A params function: a digest of the manifest's content (of `ds`, or of the dataset the wildcard names)."""
+
+    def version(wildcards):
+        return file_version(manifest_now(ds or wildcards[wildcard]))
+
+    return version
+
+
+def finetune_manifest_version(wildcards):
+    """A fine-tuning job's manifests: its target's, and the source's when it starts from a source model."""
+    versions = [manifest_version("tgt")(wildcards)]
+    if wildcards.init != "scratch":
+        versions.append(manifest_version(ds=SOURCE)(wildcards))
+    return " ".join(versions)
 
 
 def per_shard(name, ds=None):
@@ -433,8 +491,9 @@ def shard_frames(wildcards):
 
 
 def dataset_files(ds):
-    """What every training and measuring job of a dataset reads: its manifest and merged frame index."""
-    return {"manifest": P("manifest", ds=ds), "frames": P("frame_index", ds=ds)}
+    """What every training and measuring job of a dataset reads: its manifest (`manifest_file`, with a
+    `manifest_version` param in the rule) and merged frame index."""
+    return {"manifest": manifest_file(ds), "frames": P("frame_index", ds=ds)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -471,7 +530,7 @@ def scene_model_inputs(wildcards):
     fit_on = BACKEND["scene"][2]["fit_on"]
     return {
         "features": per_shard("shard_scene_features", fit_on)(wildcards),
-        "manifest": P("manifest", ds=fit_on),
+        "manifest": manifest_file(fit_on),
     }
 
 
@@ -509,6 +568,8 @@ def finetune_inputs(wildcards):
     """A fine-tuning run reads its target dataset and, unless from scratch, the source model of its seed."""
     inputs = dataset_files(wildcards.tgt)
     if wildcards.init != "scratch":
+        # read by nobody, but it makes the job plan again with the source's manifest (see manifest_now)
+        inputs["source_manifest"] = manifest_file(SOURCE)
         inputs["init"] = P.run(
             "pretrain_run",
             "model",

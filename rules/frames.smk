@@ -1,10 +1,11 @@
-# Frame extraction per shard (ffmpeg), then one merged index per dataset.
+# Frame extraction per shard (ffmpeg), then one merged index per dataset. A shard reruns when its own rows of the
+# manifest change (params.videos), not whenever the manifest is rebuilt (its inputs are ancient).
 
 
 rule extract_frames:
     input:
-        manifest=P("manifest"),
-        report=P("manifest_report"),
+        manifest=ancient(P("manifest")),
+        report=ancient(P("manifest_report")),
     output:
         index=P("shard_frame_index"),
         packs=directory(P("shard_packs")),
@@ -22,6 +23,7 @@ rule extract_frames:
         jpeg_qscale=config["frames"]["jpeg_qscale"],
         jpeg_chroma=config["frames"]["jpeg_chroma"],
         on_bad_video=config["frames"]["on_bad_video"],
+        videos=shard_version,
     shell:
         "python {params.script} --manifest {input.manifest} --shard {wildcards.shard}"
         " --manifest-report {input.report} --packs {output.packs} --index {output.index}"

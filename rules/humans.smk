@@ -45,13 +45,14 @@ rule merge_human_boxes:
         "../envs/torch.yaml"
     params:
         script=script("merge_human_boxes"),
+        backend=BACKEND["humans"][0],
         threshold=config["humans"]["score_threshold"],
         valid_ratio=config["humans"]["valid_ratio"],
         truth=truth_option("--truth-dir"),
     shell:
         "python {params.script} {input} --out {output.boxes} --quality {output.quality}"
         " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
-        " {params.truth} --hparams {output.hparams} > {log} 2>&1"
+        " --backend {params.backend} {params.truth} --hparams {output.hparams} > {log} 2>&1"
 
 
 # The agreement report (humans.agreement names a second backend): that backend on the same shards of the

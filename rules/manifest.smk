@@ -1,5 +1,7 @@
-# Per-dataset manifest: the usable videos with labels, split roles and shards. A checkpoint, because the
-# number of shards (the unit of work of the per-video stages) is only known once the lists are read.
+# Per-dataset manifest: the usable videos with labels, split roles, file stamps and shards. A checkpoint, because
+# the shards (the unit of work of the per-video stages) are only known once the lists are read. Its `videos` param
+# is the state of the dataset's video folder, read while planning: adding, removing or replacing a video rebuilds
+# the manifest, and then only the shards whose videos changed rerun (rules/frames.smk).
 
 
 checkpoint manifest:
@@ -22,6 +24,7 @@ checkpoint manifest:
         options=manifest_options,
         lists=manifest_subset_lists,
         shard_size=config["manifest"]["shard_size"],
+        videos=watched_folder_state,
     shell:
         "python {params.script} --kind {params.kind} --root {params.root:q}"
         " --options {params.options:q} --subset-lists {params.lists:q} --shard-size {params.shard_size}"

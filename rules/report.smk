@@ -8,9 +8,12 @@ rule report:
         b_scene=b_scene_files(),
         logs=pretrain_logs(),
         sheets=sheet_files(),
+        # what the left-out table reads (under --results): manifest reports, frame reports, box quality
+        manifests=[P("manifest_report", ds=ds) for ds in config["datasets"]],
         frames=[P("frames_report", ds=ds) for ds in config["datasets"]],
         agreement=agreement_files(),
         agreement_sheets=agreement_sheets(),
+        boxes=[P("boxes_quality", ds=ds) for ds in config["datasets"]],
     output:
         md=report(
             P.report("md"), category="Results", labels={"table": "results (Markdown)"}

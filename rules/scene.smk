@@ -39,6 +39,7 @@ rule fit_scene_model:
         "../envs/torch.yaml"
     params:
         script=script("fit_scene_model"),
+        manifest=lambda wc: manifest_version(ds=BACKEND["scene"][2]["fit_on"])(wc),
         k=lambda wc: BACKEND["scene"][2]["k"],
         seed=lambda wc: BACKEND["scene"][2]["seed"],
     shell:

@@ -7,7 +7,7 @@ rule boxes_sheet:
     input:
         index=P("frame_index"),
         packs=per_shard("shard_packs"),
-        manifest=P("manifest"),
+        manifest=manifest_file(),
         boxes=P("boxes"),
     output:
         png=report(
@@ -27,13 +27,15 @@ rule boxes_sheet:
         "../envs/torch.yaml"
     params:
         script=script("contact_sheet"),
+        manifest=manifest_version(),
         settings=sheet_settings("boxes"),
         threshold=config["humans"]["score_threshold"],
         valid_ratio=config["humans"]["valid_ratio"],
+        backend=BACKEND["humans"][0],
     shell:
         "python {params.script} boxes --dataset {wildcards.ds} --index {input.index}"
         " --manifest {input.manifest} --boxes {input.boxes} --settings {params.settings:q}"
-        " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
+        " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio} --backend {params.backend}"
         " --out {output.png} --record {output.record} --hparams {output.hparams} > {log} 2>&1"
 
 
@@ -60,6 +62,7 @@ rule scenes_sheet:
         "../envs/torch.yaml"
     params:
         script=script("contact_sheet"),
+        manifest=manifest_version(),
         settings=sheet_settings("scenes"),
     shell:
         "python {params.script} scenes --dataset {wildcards.ds} --index {input.index}"

@@ -23,6 +23,7 @@ rule pretrain:
         settings=lambda wc: json.dumps(
             pretrain_settings(config, wc.variant, int(wc.seed)), sort_keys=True
         ),
+        manifest=manifest_version("src"),
         split=config["pretrain"]["split"],
         train_roles=" ".join(config["pretrain"]["train_roles"]),
         val_roles=" ".join(config["pretrain"]["val_roles"]),
@@ -58,6 +59,7 @@ rule finetune:
         settings=lambda wc: json.dumps(
             finetune_settings(config, wc.tgt, int(wc.seed)), sort_keys=True
         ),
+        manifest=finetune_manifest_version,
         options=input_flags(init="--init"),
         out_dir=lambda wc, output: Path(output.model).parent,
         ckpt=lambda wc: checkpoint_dir("finetune_run", **wc),

@@ -27,15 +27,19 @@ def add_hparams_argument(parser: argparse.ArgumentParser, default_help: str = "b
     parser.add_argument("--hparams", type=Path, help=f"where to record the settings and environment ({default_help})")
 
 
-def write_hparams(path: Path | str, params: dict, files: dict[str, Path | str | None] | None = None) -> None:
+def write_hparams(
+    path: Path | str, params: dict, files: dict[str, Path | str | None] | None = None, tools: dict | None = None
+) -> None:
     """The one writer of a job's hparams.json: its settings (`params`), the files it read that decide its result
     (weights, released files, an initialisation; each with its sha256) and the environment it ran in
-    (scenebias.provenance: commit, Python, packages, CUDA/cuDNN/GPUs, ffmpeg, Snakemake)."""
+    (scenebias.provenance: commit, Python, packages, CUDA/cuDNN/GPUs, ffmpeg, Snakemake); `tools`: the external
+    programs the stage itself ran, e.g. {"ffmpeg": {"version": ..., "path": ...}}."""
     path = Path(path)
     record = {
         "params": params,
         "files": {name: file_record(p) for name, p in (files or {}).items() if p is not None},
         "environment": environment(),
+        **({"tools": tools} if tools else {}),
         "argv": sys.argv,
         "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }

@@ -54,6 +54,9 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict:
 
 def describe_error(error: jsonschema.ValidationError) -> str:
     where = _key_path(error.absolute_path)
+    reserved = error.schema.get("x-reserved") if isinstance(error.schema, dict) else None
+    if error.validator == "not" and reserved:
+        return f"config key '{where}': {error.instance!r} is a reserved name: {reserved}; choose another name"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
         unknown = sorted(k for k in error.instance if k not in allowed)
@@ -171,9 +174,9 @@ def _check_splits(config: dict, base: Path | str | None = None) -> None:
 
 
 def check_on_disk(config: dict, base: Path | str = ".") -> None:
-    """What only the disk can tell, before any job: every real dataset's root exists, and the splits a `videos`
-    dataset's list file gives include those the run trains on. Relative paths are from `base` (the working
-    directory of the run)."""
+    """What only the disk can tell, before any job: every real dataset's root and video folder exist, and the
+    splits a `videos` dataset's list file gives include those the run trains on. Relative paths are from `base`
+    (the working directory of the run)."""
     for name, dataset in config["datasets"].items():
         kind = dataset_kind(dataset)
         if kind.rendered:
@@ -183,6 +186,13 @@ def check_on_disk(config: dict, base: Path | str = ".") -> None:
             raise ConfigError(
                 f"config key 'datasets.{name}.root': {dataset['root']} is not a folder (looked for {root.absolute()}); "
                 "put the dataset there or point the key at it (README: Reproducing the paper, Bring your own videos)"
+            )
+        videos = kind.video_folder(dataset["kind"], root, dataset.get("options", {}))
+        if videos is not None and not videos.is_dir():
+            raise ConfigError(
+                f"config key 'datasets.{name}.options.{kind.video_dir}': the video folder {videos} does not exist "
+                f"(root + options.{kind.video_dir}, default {kind.defaults[kind.video_dir]!r}); set the option to the "
+                "folder under the root that holds the videos"
             )
         for key, value in kind.list_files(dataset.get("options", {})):
             if not Path(root, value).is_file():
@@ -257,11 +267,36 @@ def _check_init_cycles(variants: dict) -> None:
             current = variants[current].get("init_from")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+class DuplicateKey(Exception):
+    def __init__(self, key, first: int, again: int):
+        super().__init__(key, first, again)
+        self.key, self.first, self.again = key, first, again
+
+
 def read_yaml(path: str | Path) -> dict:
-    """A config file's content; a YAML syntax error names the file, line and column."""
+    """A config file's content; a YAML syntax error names the file, line and column, and a key given twice in one
+    mapping (which YAML would let the last one win) names the file, both lines and the key."""
     try:
         with open(path) as fh:
-            content = yaml.safe_load(fh)
+            content = yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except DuplicateKey as exc:
+        raise ConfigError(
+            f"{path}:{exc.again}: key {exc.key!r} is given twice in the same section (first on line {exc.first}); "
+            "YAML would silently keep only the last one: remove or merge one of them"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

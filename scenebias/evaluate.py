@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from scenebias.data import EvalClips, Video, load_videos, model_input
 from scenebias.models import load_model
+from scenebias.progress import track
 from scenebias.settings import ClipSpec, TrainSettings
 
 
@@ -43,7 +43,7 @@ def predict(
     feat_sum = np.zeros((len(videos), net.feature_dim)) if with_features else None
     clips = np.zeros(len(videos))
     clip_correct = []
-    for batch in tqdm(loader, desc=f"evaluate{f' ({transform})' if transform else ''}", mininterval=5, leave=False):
+    for batch in track(loader, f"evaluate{f' ({transform})' if transform else ''}", unit="batch", final=False):
         x = model_input(batch["clip"], mean, std, False, device)
         logits, feature = net(x)
         probs = logits.float().softmax(1).cpu().numpy()

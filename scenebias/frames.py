@@ -11,7 +11,9 @@ variable-frame-rate file decodes to far fewer frames than that): a video is trun
 (a corrupt or cut packet, a decoding error) *and* the frames fall that far short of duration x rate.
 
 On-disk names come from `pack_name`: the video id, or for an id too long for a file name a shortened id plus a
-hash, so any id fits the 255-byte limit of common file systems (the index's `pack` column names the file).
+hash, so any id fits the 255-byte limit of common file systems (the index's `pack` column names the file). A video
+id is data, never syntax: ffmpeg gets the file behind the `file:` protocol and writes into a temporary folder with a
+neutral name, and no id reaches a shell or a format string.
 """
 
 from __future__ import annotations
@@ -25,12 +27,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-import ffmpeg
 import pandas as pd
-from tqdm import tqdm
 
 from scenebias.framepack import write_pack
-from scenebias.media import LOG_LEVEL_ARGS, StreamInfo, damage_lines, ffmpeg_exe, last_error_lines, parse_input_stream
+from scenebias.media import (
+    LOG_LEVEL_ARGS,
+    StreamInfo,
+    damage_lines,
+    failure_reason,
+    ffmpeg_exe,
+    image_pattern,
+    input_url,
+    last_error_lines,
+    parse_input_stream,
+)
+from scenebias.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +82,20 @@ JPEG_PIX_FMT = {420: "yuvj420p", 444: "yuvj444p"}
 def extraction_command(
     video: Path, pattern: str, short_side: int, jpeg_qscale: int, jpeg_chroma: int = 420
 ) -> list[str]:
-    """The ffmpeg command line that writes every decoded frame, short side resized, as numbered JPEGs
-    (chroma subsampled 4:2:0 as real footage is, or kept 4:4:4).
+    """The ffmpeg command line that writes every decoded frame of the first video stream, short side resized, as
+    numbered JPEGs (chroma subsampled 4:2:0 as real footage is, or kept 4:4:4). `pattern` is an image2 pattern
+    (`image_pattern`); the video goes in as a `file:` URL, so its name is never read as ffmpeg syntax.
 
     The benchmark runs this very command as the bare-ffmpeg baseline, so both produce the same JPEGs.
     """
     s = short_side
-    stream = ffmpeg.input(str(video)).video.filter(
-        "scale", f"if(lt(iw,ih),{s},-2)", f"if(lt(iw,ih),-2,{s})", flags="area"
-    )
-    out = stream.output(
-        pattern,
-        start_number=0,
-        fps_mode="passthrough",
-        **{"q:v": jpeg_qscale, "pix_fmt": JPEG_PIX_FMT[jpeg_chroma], "f": "image2"},
-    )
-    args = out.global_args("-hide_banner", "-nostdin", "-nostats", *LOG_LEVEL_ARGS, "-threads", "1")
-    return args.compile(cmd=ffmpeg_exe())
+    scale = f"scale=w='if(lt(iw,ih),{s},-2)':h='if(lt(iw,ih),-2,{s})':flags=area"
+    return [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", *LOG_LEVEL_ARGS,
+        "-threads", "1", "-i", input_url(video),
+        "-map", "0:v:0", "-vf", scale, "-fps_mode", "passthrough", "-start_number", "0",
+        "-q:v", str(jpeg_qscale), "-pix_fmt", JPEG_PIX_FMT[jpeg_chroma], "-f", "image2", pattern,
+    ]  # fmt: skip
 
 
 def pack_name(video_id: str) -> str:
@@ -152,8 +160,8 @@ def extract_video(
     if video.stat().st_size == 0:
         record.error = "empty file (0 bytes)"
         return record
-    with tempfile.TemporaryDirectory(prefix=f"frames-{video_id[:40]}-", dir=workdir) as tmp:
-        cmd = extraction_command(video, os.path.join(tmp, "%06d.jpg"), short_side, jpeg_qscale, jpeg_chroma)
+    with tempfile.TemporaryDirectory(prefix="frames-", dir=workdir) as tmp:  # never named after the id
+        cmd = extraction_command(video, image_pattern(tmp), short_side, jpeg_qscale, jpeg_chroma)
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
         info = parse_input_stream(proc.stderr)
         if info is not None:
@@ -165,10 +173,8 @@ def extract_video(
             )
         jpegs = sorted(Path(tmp).glob("*.jpg"))
         if proc.returncode != 0:
-            if info is None and "Invalid data" not in proc.stderr:
-                record.error = "no video stream | " + last_error_lines(proc.stderr)
-            else:
-                record.error = last_error_lines(proc.stderr)
+            with open(video, "rb") as fh:
+                record.error = failure_reason(proc.stderr, fh.read(1024))
             return record
         if not jpegs:
             record.error = "no frames decoded | " + last_error_lines(proc.stderr)
@@ -221,7 +227,7 @@ def extract_shard(
 
     rows = list(videos.itertuples(index=False))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        records = list(tqdm(pool.map(one, rows), total=len(rows), desc="frames", unit="video", mininterval=2))
+        records = list(track(pool.map(one, rows), "frames", unit="video", total=len(rows)))
     index = pd.DataFrame([asdict(r) for r in records], columns=INDEX_COLUMNS)
     failed = index[index.status != "ok"]
     for rec in failed.itertuples():

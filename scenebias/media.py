@@ -1,9 +1,13 @@
 """Locating the ffmpeg binary and reading what ffmpeg says about a video.
 
-The ffmpeg binary comes from the system PATH when there is one, else from the imageio-ffmpeg wheel (which
-ships a full ffmpeg but no ffprobe). Nothing here needs ffprobe: stream facts are parsed from the header ffmpeg
-prints on stderr while it decodes, so probing costs no extra process; the same run's log, written with level tags,
-says whether the demuxer or a decoder met damaged data.
+One ffmpeg for every machine: the binary pinned in the imageio-ffmpeg wheel (a full ffmpeg, no ffprobe), whatever
+else is on PATH, so that frames and failure reasons do not depend on which ffmpeg a machine happens to have. A
+user's own binary is used only when named by $SCENEBIAS_FFMPEG; its version is recorded with the frames.
+
+Nothing here needs ffprobe: stream facts are parsed from the header ffmpeg prints on stderr while it decodes, so
+probing costs no extra process; the same run's log, written with level tags, says whether the demuxer or a decoder
+met damaged data, and `failure_reason` turns a failed run's log into one reason that reads the same on the ffmpeg
+versions tested (5.1, Debian 12's, and the wheel's 9.0).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
+import subprocess
 from dataclasses import dataclass
 
 FFMPEG_ENV = "SCENEBIAS_FFMPEG"
@@ -23,23 +27,46 @@ class FFmpegNotFound(RuntimeError):
 
 @functools.cache
 def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary: $SCENEBIAS_FFMPEG, else `ffmpeg` on PATH, else imageio-ffmpeg's."""
+    """Path of the ffmpeg binary: $SCENEBIAS_FFMPEG when set, else the imageio-ffmpeg wheel's (never PATH's)."""
     explicit = os.environ.get(FFMPEG_ENV)
     if explicit:
         if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
             raise FFmpegNotFound(f"${FFMPEG_ENV}={explicit} is not an executable file")
         return explicit
-    on_path = shutil.which("ffmpeg")
-    if on_path:
-        return on_path
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - it is a declared dependency
         raise FFmpegNotFound(
-            "no ffmpeg on PATH and the imageio-ffmpeg package is not installed; "
-            "install one of them (e.g. `apt-get install ffmpeg` or `pip install imageio-ffmpeg`)"
+            "the imageio-ffmpeg package (which ships the pinned ffmpeg) is not installed: `pip install "
+            f"imageio-ffmpeg`, or name your own binary with ${FFMPEG_ENV}=/path/to/ffmpeg"
         ) from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@functools.cache
+def ffmpeg_version(exe: str | None = None) -> str:
+    """The first line of `ffmpeg -version` of `exe` (default: the binary in use), e.g. "ffmpeg version 5.1.9-0+deb12u1"
+    without the copyright."""
+    exe = exe or ffmpeg_exe()
+    out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, errors="replace").stdout
+    return out.splitlines()[0].split(" Copyright", 1)[0].strip() if out.strip() else "unknown"
+
+
+def ffmpeg_info() -> dict:
+    """What to record with the frames: the binary in use, its version, and why it was chosen."""
+    chosen = f"${FFMPEG_ENV}" if os.environ.get(FFMPEG_ENV) else "the imageio-ffmpeg wheel (default)"
+    return {"version": ffmpeg_version(), "path": ffmpeg_exe(), "chosen_by": chosen}
+
+
+def input_url(path: str | os.PathLike) -> str:
+    """A file name as an ffmpeg input: absolute and behind the `file:` protocol, so no character of it (a ':', a
+    leading '-', '%') is read as ffmpeg syntax."""
+    return "file:" + os.path.abspath(path)
+
+
+def image_pattern(folder: str | os.PathLike, digits: int = 6, ext: str = "jpg") -> str:
+    """The image2 output pattern `<folder>/%06d.jpg`, with any '%' of the folder's name escaped as '%%'."""
+    return os.path.join(str(folder).replace("%", "%%"), f"%0{digits}d.{ext}")
 
 
 @dataclass(frozen=True)
@@ -131,3 +158,55 @@ def last_error_lines(stderr: str, n: int = 3) -> str:
         kept = [clean_line(ln) for ln in lines if ln.strip() and not ln.startswith("  ")]
     kept = [ln for ln in kept if ln]
     return " | ".join(kept[-n:]).replace(",", ";")[:400]
+
+
+# Lines every failed run prints in some form, which say nothing about the file (ffmpeg 5.1 and 9 word them
+# differently): they are left out of a failure reason.
+_GENERIC = re.compile(
+    r"Invalid data found when processing input|^Error opening (input|output)|detected only with low score"
+    r"|^Trailing option|does not contain any stream|matches no streams|^Error binding filtergraph|^Conversion failed"
+    r"|^Error while filtering|^Nothing was written",
+    re.IGNORECASE,
+)
+_INPUT_STREAM = re.compile(r"Stream #0:\d+.*?: (?P<type>Video|Audio|Subtitle|Data|Attachment): (?P<codec>[\w-]+)")
+_DECODER = re.compile(r"decoder .*not found|unsupported codec|could not find codec|no decoder", re.IGNORECASE)
+
+
+def is_text(sample: bytes) -> bool:
+    """Whether the first bytes of a file read as text (UTF-8, printable or whitespace): a text file renamed .mp4."""
+    if not sample:
+        return False
+    text = sample.decode("utf-8", errors="ignore")
+    return len(text) >= len(sample) // 2 and all(c.isprintable() or c.isspace() for c in text)
+
+
+def failure_reason(stderr: str, sample: bytes = b"") -> str:
+    """One reason for a failed ffmpeg run: a fixed kind first (the run summary groups by it), then ffmpeg's own
+    words for this file, without the lines every failure prints. `sample`: the file's first bytes.
+
+        not a video: the file holds text | moov atom not found
+        cannot open: not a video or a damaged header | EBML header parsing failed
+        no video stream: the file holds audio (aac)
+        cannot decode the video stream | Decoder (codec xyz) not found
+    """
+    head = stderr.split("Output #0", 1)[0]
+    opened = re.search(r"^(\[[^\]]*\]\s*)*Input #0", head, re.MULTILINE) is not None
+    streams = [(m["type"].lower(), m["codec"]) for m in _INPUT_STREAM.finditer(head)]
+    specific = [ln for ln in damage_lines(stderr) if ln and not _GENERIC.search(ln)]
+    detail = " | ".join(dict.fromkeys(specific))
+    if not opened:
+        if is_text(sample):
+            kind = "not a video: the file holds text"
+        elif sample[4:8] == b"ftyp" and "moov atom not found" in stderr:
+            kind = "cannot open: an MP4 cut off before its index (moov atom) was written"
+        else:
+            kind = "cannot open: not a video or a damaged header"
+    elif not any(t == "video" for t, _ in streams):
+        held = " and ".join(f"{t} ({c})" for t, c in streams) or "no streams"
+        return f"no video stream: the file holds {held}"
+    elif any(_DECODER.search(ln) for ln in specific):
+        kind = "cannot decode the video stream"
+    else:
+        kind = "decoding failed"
+        detail = detail or last_error_lines(stderr)
+    return f"{kind} | {detail}".replace(",", ";")[:400] if detail else kind.replace(",", ";")

@@ -26,7 +26,7 @@ LAYOUT: dict[str, tuple[str, str]] = {
         "a backend's prepared files (released files as memory-mappable .npy, report.json, hparams.json)",
     ),
     # Per dataset: the manifest, then frames, human boxes and scene labels per shard and merged.
-    "manifest": ("{ds}/manifest.csv", "video_id, path, label, label_name, split<k>, shard"),
+    "manifest": ("{ds}/manifest.csv", "video_id, path, label, label_name, split<k>, size_bytes, mtime_ns, shard"),
     "manifest_report": ("{ds}/manifest_report.json", "listed / used / missing / unlisted videos"),
     "shard_frames": ("{ds}/frames/{shard}", "the frames of one shard (the three entries below)"),
     "shard_frame_index": (

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from scenebias.framepack import read_frames
+from scenebias.progress import track
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -107,7 +107,7 @@ def places365_soft_labels(
             start += len(f)
         pending.clear()
 
-    for row in tqdm(list(ok.itertuples()), desc="places365", unit="video", mininterval=2):
+    for row in track(list(ok.itertuples()), "places365", unit="video"):
         pending.append(
             (row.video_id, read_frames(packs / row.pack, sample_indices(int(row.n_frames), frames_per_video)))
         )

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from scenebias.backends import (
     BackendRecord,
@@ -41,6 +40,7 @@ from scenebias.places365 import (  # noqa: F401  (re-exported: the labeller's pi
     read_places365_categories,
     sample_indices,
 )
+from scenebias.progress import track
 from scenebias.released import places as released_places
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def video_features(
     boxes = load_boxes(boxes_npz) if boxes_npz is not None else {}
     ids, feats = [], []
     ok = index[index["status"] == "ok"]
-    for row in tqdm(list(ok.itertuples()), desc="scene features", unit="video", mininterval=2):
+    for row in track(list(ok.itertuples()), "scene features", unit="video"):
         idx = sample_indices(int(row.n_frames), frames_per_video)
         frames = read_frames(packs / row.pack, idx)
         if row.video_id in boxes:

@@ -2,11 +2,11 @@
 Snakefile's onsuccess/onerror) and a section of the report.
 
 Read from the files the stages write: `<ds>/manifest_report.json` (listed videos missing on disk; Kinetics ids
-selected but not downloaded), the frame indexes (`<ds>/frames/report.json` once merged, else the shards'
-`index.csv` written so far, so a run that stopped early still says what failed) and the boxes' and scene labels'
-`quality.json` (whole-frame motion boxes dropped; videos a backend left out, handed to another backend, or whose
-released frame count differed from ours: scenebias.coverage). A dataset whose manifest job failed shows that job's
-error line.
+selected but not downloaded; paths that could not be read: broken or looping links), the frame indexes
+(`<ds>/frames/report.json` once merged, else the shards' `index.csv` written so far, so a run that stopped early
+still says what failed) and the boxes' and scene labels' `quality.json` (what the boxes are, valid videos,
+whole-frame motion boxes dropped; videos a backend left out, handed to another backend, or whose released frame
+count differed from ours: scenebias.coverage). A dataset whose manifest job failed shows that job's error line.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ class DatasetSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (video id, reason)
     dropped_boxes: dict | None = None
     coverage: dict = field(default_factory=dict)  # "human boxes" / "scene labels" -> quality.json's coverage section
+    unreadable: int = 0  # paths on disk that could not be read (broken or looping links, unreadable folders)
+    unreadable_examples: list[dict] = field(default_factory=list)  # {path, problem}
+    boxes: dict | None = None  # quality.json's boxes: what they are (backend, are, caveat), valid of videos
     manifest_error: str | None = None
     details: list[str] = field(default_factory=list)  # files that hold the details
 
@@ -80,12 +83,12 @@ def dataset_summary(results: Path, name: str) -> DatasetSummary:
         if summary.manifest_error:
             summary.details.append(str(log))
         return summary
-    selection = manifest.get("adapter", {}).get("selection", {})
-    not_downloaded = int(selection.get("missing", 0)) if "selected" in selection else 0
-    summary.listed = int(manifest.get("listed", 0)) + not_downloaded
-    summary.missing = int(manifest.get("missing", 0)) + not_downloaded
-    summary.missing_examples = (manifest.get("missing_examples", []) + selection.get("missing_examples", []))[:EXAMPLES]
-    if summary.missing:
+    summary.listed = int(manifest.get("listed", 0))  # Kinetics ids selected but not downloaded included
+    summary.missing = int(manifest.get("missing", 0))
+    summary.missing_examples = manifest.get("missing_examples", [])[:EXAMPLES]
+    summary.unreadable = int(manifest.get("unreadable_paths", 0))
+    summary.unreadable_examples = manifest.get("unreadable_examples", [])
+    if summary.missing or summary.unreadable:
         summary.details.append(P("manifest_report", ds=name))
     frames = _read_json(Path(P("frames_report", ds=name)))
     if frames is not None:
@@ -106,6 +109,8 @@ def dataset_summary(results: Path, name: str) -> DatasetSummary:
     if summary.failed:
         summary.details.append(str(Path(P.log("extract_frames", ds=name, shard="*")).parent) + "/")
     quality = _read_json(Path(P("boxes_quality", ds=name)))
+    if quality and quality.get("boxes"):
+        summary.boxes = {**quality["boxes"], "valid": quality.get("valid_videos"), "videos": quality.get("videos")}
     if quality and quality.get("large_boxes_dropped", {}).get("boxes"):
         summary.dropped_boxes = quality["large_boxes_dropped"]
         summary.details.append(P("boxes_quality", ds=name))
@@ -142,25 +147,53 @@ def summary_lines(s: DatasetSummary) -> list[str]:
     return lines
 
 
+def problem_groups(examples: list[dict]) -> list[tuple[str, list[str]]]:
+    """(kind of problem, example paths) of unreadable paths: the problem up to its first parenthesis."""
+    groups: dict[str, list[str]] = {}
+    for example in examples:
+        groups.setdefault(example["problem"].split(" (", 1)[0], []).append(example["path"])
+    return list(groups.items())
+
+
+def unreadable_lines(s: DatasetSummary) -> list[str]:
+    if not s.unreadable:
+        return []
+    kinds = "; ".join(
+        f"{kind} (e.g. {', '.join(paths[:EXAMPLES])})" for kind, paths in problem_groups(s.unreadable_examples)
+    )
+    return [f"  {s.unreadable} path(s) on disk could not be read: {kinds}"]
+
+
 def box_lines(s: DatasetSummary) -> list[str]:
-    lines = [line for what, section in s.coverage.items() for line in coverage_lines(what, section)]
+    lines = []
+    b = s.boxes
+    if b and b.get("caveat"):
+        lines.append(
+            f"  human boxes are {b['are']}: {b['valid']} of {b['videos']} videos valid for the masked branch by "
+            f"{b['are'].split(' (')[0]}; caution: {b['caveat']}"
+        )
     d = s.dropped_boxes
-    if not d:
-        return lines
-    return [
-        f"  human boxes: {d['boxes']} whole-frame motion boxes dropped on {d['frames']} frame(s) of {d['videos']} "
-        "video(s) (humans.motion.max_area)",
-        *lines,
-    ]
+    if d:
+        lines.append(
+            f"  human boxes: {d['boxes']} whole-frame motion boxes dropped on {d['frames']} frame(s) of "
+            f"{d['videos']} video(s) (humans.motion.max_area)"
+        )
+    return lines + [line for what, section in s.coverage.items() for line in coverage_lines(what, section)]
 
 
-def run_summary(results: Path | str, datasets: list[str]) -> str:
-    """The end-of-run text: per dataset, how many videos were listed, kept and left out (by reason), and where the
-    details are."""
+def run_summary(results: Path | str, datasets: list[str], optional: list[str] = ()) -> str:
+    """The end-of-run text: per dataset, how many videos were listed, kept and left out (by reason), which paths
+    could not be read, what the human boxes are, and where the details are. `optional` datasets (the p_bias sweep's,
+    made only by their own target) are shown once something of them exists."""
     summaries = [dataset_summary(Path(results), name) for name in datasets]
+    summaries += [
+        s
+        for s in (dataset_summary(Path(results), name) for name in optional)
+        if s.listed is not None or s.manifest_error
+    ]
     lines = ["Videos per dataset (left out = listed but missing on disk, or frames could not be extracted):"]
     for s in summaries:
-        lines += ["  " + line for line in summary_lines(s) + box_lines(s)]
+        lines += ["  " + line for line in summary_lines(s) + unreadable_lines(s) + box_lines(s)]
         if s.details:
             lines.append(f"    details: {', '.join(s.details)}")
     return "\n".join(lines)
@@ -184,17 +217,29 @@ def _cell(text: str) -> str:
 def left_out_markdown(results: Path | str, datasets: list[str]) -> str:
     """The report's table of videos left out per dataset."""
     rows = ["| dataset | listed | with frames | missing on disk | failed | reasons (count, e.g.) | whole-frame boxes "
-            "dropped | boxes / scene labels: sources, left out, time-mapped | details |"]  # fmt: skip
-    rows.append("|---|---|---|---|---|---|---|---|---|")
+            "dropped | unreadable paths on disk | human boxes | boxes / scene labels: sources, left out, time-mapped "
+            "| details |"]  # fmt: skip
+    rows.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    cautions: dict[str, str] = {}
     for name in datasets:
         s = dataset_summary(Path(results), name)
         if s.listed is None:
             continue
         reasons = "; ".join(f"{kind} ({n}, e.g. {examples[0]})" for kind, n, examples in failure_groups(s.failed))
         reasons = _cell(reasons)
+        unreadable = "; ".join(f"{kind} (e.g. {paths[0]})" for kind, paths in problem_groups(s.unreadable_examples))
+        boxes = "–"
+        if s.boxes:
+            boxes = f"{s.boxes['are']}: {s.boxes['valid']} of {s.boxes['videos']} videos valid"
+            if s.boxes.get("caveat"):
+                cautions[s.boxes["are"]] = s.boxes["caveat"]
+                boxes += " (caution below)"
         rows.append(
             f"| {name} | {s.listed} | {'–' if s.extracted is None else s.extracted} | {s.missing} | {len(s.failed)} "
-            f"| {reasons or '–'} | {(s.dropped_boxes or {}).get('boxes', 0)} | {_cell(coverage_cell(s)) or '–'} "
+            f"| {reasons or '–'} | {(s.dropped_boxes or {}).get('boxes', 0)} "
+            f"| {s.unreadable}{_cell(f': {unreadable}') if unreadable else ''} | {_cell(boxes)} "
+            f"| {_cell(coverage_cell(s)) or '–'} "
             f"| {', '.join(f'`{d}`' for d in s.details) or '–'} |"
         )
-    return "\n".join(rows)
+    notes = [f"\n**Human boxes are {are}.** Caution: {caveat}." for are, caveat in cautions.items()]
+    return "\n".join(rows + notes)

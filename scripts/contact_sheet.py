@@ -10,6 +10,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
+from scenebias.humans.stage import BOX_BACKENDS, boxes_label
 from scenebias.paths import sidecar
 from scenebias.sheets import SheetSettings, boxes_sheet, scenes_sheet, write_sheet
 
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--settings", default="{}", help="the sheets config section as JSON")
     parser.add_argument("--score-threshold", type=float, default=0.3)
     parser.add_argument("--valid-ratio", type=float, default=0.7)
+    parser.add_argument("--backend", choices=sorted(BOX_BACKENDS), help="the box backend (says what the boxes are)")
     parser.add_argument("--out", type=Path, required=True, help="the PNG")
     parser.add_argument("--record", type=Path, required=True, help="the JSON of what the PNG shows")
     add_hparams_argument(parser, "beside --out")
@@ -35,7 +37,14 @@ def main() -> None:
         if args.manifest is None or args.boxes is None:
             parser.error("the boxes sheet needs --manifest and --boxes")
         sheet, record = boxes_sheet(
-            args.dataset, args.index, args.manifest, args.boxes, settings, args.score_threshold, args.valid_ratio
+            args.dataset,
+            args.index,
+            args.manifest,
+            args.boxes,
+            settings,
+            args.score_threshold,
+            args.valid_ratio,
+            boxes_label(args.backend),
         )
     else:
         if args.labels is None:

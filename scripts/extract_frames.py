@@ -11,6 +11,7 @@ import pandas as pd
 
 from scenebias.cli import setup_logging, write_hparams
 from scenebias.frames import BadVideoError, extract_shard, write_index
+from scenebias.media import ffmpeg_info
 
 
 def main() -> None:
@@ -60,6 +61,7 @@ def main() -> None:
             "jpeg_chroma": args.jpeg_chroma,
             "on_bad_video": args.on_bad_video,
         },
+        tools={"ffmpeg": ffmpeg_info()},
     )
     write_index(index, args.index)
     ok = int((index["status"] == "ok").sum())

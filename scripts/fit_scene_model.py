@@ -27,7 +27,9 @@ def main() -> None:
         with np.load(path) as data:
             ids.extend(data["video_ids"].tolist())
             feats.append(data["features"])
-    features = np.concatenate(feats)
+    # in video-id order, so the fit does not depend on how the videos are split into shards
+    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+    ids, features = [ids[i] for i in order], np.concatenate(feats)[order]
     manifest = pd.read_csv(args.manifest, keep_default_na=False).set_index("video_id")
     split_cols = [c for c in manifest.columns if c.startswith("split")]
     train = manifest[split_cols].eq("train").any(axis=1)

@@ -10,7 +10,14 @@ import _bootstrap  # noqa: F401
 
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.datasets import DATASET_KINDS
-from scenebias.manifest import ManifestError, assign_shards, reconcile_with_disk, write_manifest
+from scenebias.manifest import (
+    ManifestError,
+    assign_shards,
+    manifest_report,
+    reconcile_with_disk,
+    reusing_scans,
+    write_manifest,
+)
 from scenebias.paths import sidecar
 
 
@@ -39,15 +46,16 @@ def main() -> None:
             options["subset_lists"] = (
                 {k: resolve(v) for k, v in lists.items()} if isinstance(lists, dict) else [resolve(v) for v in lists]
             )
-        listed, video_root, adapter_report = DATASET_KINDS[args.kind].adapt(args.root, options)
-        manifest, report = reconcile_with_disk(listed, video_root)
+        with reusing_scans():  # the adapter and the disk check read the same folder: scan it once
+            listed, video_root, adapter_report = DATASET_KINDS[args.kind].adapt(args.root, options)
+            manifest, report = reconcile_with_disk(listed, video_root)
     except ManifestError as exc:
         sys.exit(f"error: {exc}")
     if manifest.empty:
         sys.exit(f"error: {args.root}: the dataset's lists name no video, so there is nothing to process")
     manifest = assign_shards(manifest, args.shard_size)
     report["video_root"] = str(video_root.resolve())
-    write_manifest(manifest, {**report, "adapter": adapter_report}, args.out, args.report)
+    write_manifest(manifest, manifest_report(report, adapter_report), args.out, args.report)
     write_hparams(
         args.hparams or sidecar(args.out),
         {"kind": args.kind, "root": str(args.root), "options": options, "shard_size": args.shard_size},

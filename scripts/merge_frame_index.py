@@ -27,10 +27,10 @@ def main() -> None:
         sys.exit(f"error: no shard indexes to merge into {args.out}: the dataset's manifest lists no video")
     parts = []
     for path in args.indexes:
-        part = pd.read_csv(path, keep_default_na=False)
+        part = pd.read_csv(path, keep_default_na=False, dtype={"video_id": str, "error": str})
         part.insert(1, "shard", path.parent.name)
         parts.append(part)
-    index = pd.concat(parts, ignore_index=True)
+    index = pd.concat(parts, ignore_index=True).sort_values("video_id", kind="stable", ignore_index=True)
     failed = index[index["status"] != "ok"]
     for row in failed.itertuples():
         logging.warning("left out %s (shard %s): %s", row.video_id, row.shard, row.error)

@@ -9,7 +9,7 @@ import _bootstrap  # noqa: F401
 
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams, write_json
 from scenebias.humans.boxes import merge_box_files
-from scenebias.humans.stage import box_quality
+from scenebias.humans.stage import BOX_BACKENDS, box_quality
 from scenebias.paths import sidecar
 
 
@@ -22,12 +22,13 @@ def main() -> None:
     parser.add_argument("--valid-ratio", type=float, required=True)
     parser.add_argument("--truth-dir", type=Path, help="synthetic dataset folder with actor_masks.npz")
     add_hparams_argument(parser)
+    parser.add_argument("--backend", choices=sorted(BOX_BACKENDS), help="the backend that made the boxes (recorded)")
     args = parser.parse_args()
     setup_logging()
     if not args.shards:
         sys.exit(f"error: no shard boxes to merge into {args.out}: the dataset's manifest lists no video")
     merge_box_files(args.shards, args.out)
-    report = box_quality(args.out, args.score_threshold, args.valid_ratio, args.truth_dir)
+    report = box_quality(args.out, args.score_threshold, args.valid_ratio, args.truth_dir, args.backend)
     write_json(args.quality, report)
     write_hparams(
         args.hparams or sidecar(args.out),

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import REPO, tool
-from scenebias.config import ConfigError, check_on_disk, load_config, validate_config
+from scenebias.config import ConfigError, check_on_disk, load_config, read_yaml, validate_config
 
 
 def smoke() -> dict:
@@ -81,7 +81,7 @@ def test_snakemake_refuses_a_bad_config_before_any_job(tmp_path: Path, venv_env)
 
 def real_dataset_config(tmp_path: Path, **target) -> dict:
     """The smoke config with a UCF101 dataset (a root that exists) fine-tuned with the given target settings."""
-    (tmp_path / "ucf").mkdir(exist_ok=True)
+    (tmp_path / "ucf" / "UCF-101").mkdir(parents=True, exist_ok=True)
     config = smoke()
     config["datasets"]["ucf101"] = {"kind": "ucf101", "root": str(tmp_path / "ucf"), "options": {"splits": [1]}}
     config["finetune"] = {"targets": {"ucf101": target}}
@@ -124,7 +124,7 @@ def test_missing_root_and_list_split_are_found_on_disk(tmp_path):
     with pytest.raises(ConfigError, match=r"'datasets.ucf101.root': .*nowhere is not a folder"):
         check_on_disk(config)
     # a videos dataset: the splits come from its list's header
-    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "videos").mkdir(parents=True)
     (tmp_path / "mine" / "list.csv").write_text("path,label,split1,split2\njump/a.mp4,jump,train,test\n")
     config = smoke()
     config["datasets"]["mine"] = {"kind": "videos", "root": str(tmp_path / "mine"), "options": {"list": "list.csv"}}
@@ -135,11 +135,53 @@ def test_missing_root_and_list_split_are_found_on_disk(tmp_path):
         check_on_disk(validate_config(config))
 
 
+def test_a_missing_video_folder_names_its_option_before_any_job(tmp_path):
+    """HMDB51 unpacked without its `videos/` folder (or under another name): the check names
+    datasets.<name>.options.video_dir and its default, before the first job; setting the option fixes it."""
+    root = tmp_path / "hmdb"
+    (root / "testTrainMulti_7030_splits").mkdir(parents=True)
+    (root / "hmdb51_org").mkdir()
+    config = smoke()
+    config["datasets"]["hmdb"] = {"kind": "hmdb51", "root": str(root), "options": {"splits": [1]}}
+    config["finetune"] = {"targets": {"hmdb": {"splits": [1]}}}
+    with pytest.raises(
+        ConfigError, match=r"config key 'datasets.hmdb.options.video_dir': the video folder .*hmdb/videos does not "
+        r"exist \(root \+ options.video_dir, default 'videos'\)"
+    ):  # fmt: skip
+        check_on_disk(validate_config(copy.deepcopy(config)))
+    config["datasets"]["hmdb"]["options"]["video_dir"] = "hmdb51_org"
+    check_on_disk(validate_config(config))
+
+
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("frames:\n  short_side: 32\n   jpeg_qscale: 2\n")
     with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}:3:\d+: not valid YAML"):
         load_config(path)
+
+
+def test_a_key_given_twice_is_refused_with_file_line_and_key(tmp_path):
+    """YAML keeps the last of two equal keys without a word; a config file that has one is refused, naming the file,
+    both lines and the key, in the top level and in a nested section."""
+    path = tmp_path / "twice.yaml"
+    path.write_text("frames:\n  short_side: 32\nworld:\n  seed: 0\nframes:\n  jpeg_qscale: 3\n")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}:5: key 'frames' is given twice .*first on line 1"):
+        load_config(path)
+    path.write_text("frames:\n  short_side: 32\n  jpeg_qscale: 2\n  short_side: 48\n")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(path))}:4: key 'short_side' is given twice .*line 2"):
+        load_config(path)
+    path.write_text("datasets:\n  a: {kind: synthetic}\n  b: {kind: synthetic}\n")  # equal values, other keys: fine
+    assert set(read_yaml(path)["datasets"]) == {"a", "b"}
+
+
+def test_the_reserved_name_scratch_gets_a_plain_message():
+    config = smoke()
+    config["pretrain"]["variants"]["scratch"] = {"seeds": [0]}
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    message = str(err.value)
+    assert message.startswith("config key 'pretrain.variants': 'scratch' is a reserved name: it names the fine-tuning")
+    assert "should not be valid" not in message and "const" not in message and "choose another name" in message
 
 
 def run_snakemake(workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -164,6 +206,17 @@ def test_snakemake_refuses_a_missing_split_or_root_before_any_job(tmp_path, venv
     assert proc.returncode != 0
     assert f"invalid config: config key '{key}'" in proc.stderr + proc.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_snakemake_refuses_a_key_given_twice_in_a_configfile(tmp_path, venv_env):
+    config = real_dataset_config(tmp_path, splits=[1])
+    assert config["results"] == "results"
+    (tmp_path / "twice.yaml").write_text(yaml.safe_dump(config) + "results: elsewhere\n")  # `results` again
+    proc = run_snakemake(tmp_path, venv_env, "-n", "--configfile", str(tmp_path / "twice.yaml"))
+    output = proc.stderr + proc.stdout
+    assert proc.returncode != 0
+    assert "invalid config:" in output and "twice.yaml:" in output and "key 'results' is given twice" in output
+    assert not (tmp_path / "results").exists() and not (tmp_path / "elsewhere").exists()
 
 
 def test_snakemake_names_line_of_a_yaml_error_in_config_yaml(tmp_path, venv_env):

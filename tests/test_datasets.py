@@ -582,3 +582,32 @@ def test_own_videos_tab_separated_list_and_split_numbers(own_videos):
     manifest, _, _ = adapt_and_reconcile("videos", own_videos, {"list": "list.tsv"})
     assert manifest[["split1", "split3"]].values.tolist() == [["train", "test"]]
     assert dataset_splits("videos", own_videos, {}) == [1]
+
+
+def test_manifest_report_counts_agree_with_the_kinetics_selection(kinetics_folders, tmp_path):
+    """scripts/manifest.py (the manifest job) on a subset list naming two ids that were never downloaded: the top of
+    manifest_report.json counts them as listed and missing, as adapter.selection does, and so does the summary."""
+    import subprocess
+    import sys
+
+    from scenebias.summary import dataset_summary
+
+    lists = kinetics_folders / "mini"
+    write(lists / "train_ytid_list.txt", ["-0B2EGKpsLw", "MISSINGtrn1", "0wR5jVB-WPk", "zz_Top_1234"])
+    write(lists / "val_ytid_list.txt", ["Q1w2E3r4T5y", "MISSINGval1"])
+    options = {"subset_lists": {"train": "mini/train_ytid_list.txt", "val": "mini/val_ytid_list.txt"}}
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).parent.parent / "scripts" / "manifest.py"), "--kind", "kinetics",
+         "--root", str(kinetics_folders), "--options", json.dumps(options), "--shard-size", "3",
+         "--out", str(results / "kin" / "manifest.csv"), "--report", str(results / "kin" / "manifest_report.json")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((results / "kin" / "manifest_report.json").read_text())
+    selection = report["adapter"]["selection"]
+    assert (selection["selected"], selection["used"], selection["missing"]) == (6, 4, 2)
+    assert (report["listed"], report["used"], report["missing"]) == (6, 4, 2)
+    assert set(report["missing_examples"]) == {"MISSINGtrn1", "MISSINGval1"}
+    summary = dataset_summary(results, "kin")
+    assert (summary.listed, summary.missing) == (6, 2)

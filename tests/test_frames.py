@@ -1,3 +1,5 @@
+import os
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -6,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import lavfi_testsrc, make_video
+from conftest import lavfi_testsrc, make_video, require
 from scenebias.framepack import count_frames, read_frames
 from scenebias.frames import BadVideoError, extract_shard, extract_video, pack_name
-from scenebias.media import ffmpeg_exe, parse_input_stream
+from scenebias.media import FFMPEG_ENV, ffmpeg_exe, ffmpeg_version, parse_input_stream
 
 GOOD = {
     # name: (encoder options, expected frames, expected (w, h) at short side 32)
@@ -39,6 +41,9 @@ def videos(tmp_path_factory) -> Path:
     make_video(root / "audio_only.mp4", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac")
     (root / "empty.mp4").write_bytes(b"")
     (root / "text.mp4").write_text("this is a text file, not a video\n")
+    header = bytearray((root / "whole_faststart.mp4").read_bytes())
+    header[:48] = bytes(range(48))  # the MP4's first boxes (ftyp, the start of moov) overwritten
+    (root / "broken_header.mp4").write_bytes(bytes(header))
     return root
 
 
@@ -58,9 +63,10 @@ def test_codecs_and_odd_sizes_extract(videos, tmp_path, name):
     "name, reason",
     [
         ("empty.mp4", "empty file"),
-        ("text.mp4", "Invalid data"),
-        ("audio_only.mp4", "no video stream"),
-        ("truncated_whole.mp4", "moov atom not found|Invalid data"),
+        ("text.mp4", "not a video: the file holds text"),
+        ("audio_only.mp4", "no video stream: the file holds audio"),
+        ("broken_header.mp4", "cannot open: not a video or a damaged header"),
+        ("truncated_whole.mp4", "an MP4 cut off before its index"),
         ("truncated_whole_faststart.mp4", "truncated"),
         ("truncated_whole.avi", "truncated"),
         ("does_not_exist.mp4", "file not found"),
@@ -207,3 +213,97 @@ def test_symbolic_links_are_followed_and_the_listed_path_kept(videos, tmp_path):
     index = extract_shard(table, root, tmp_path / "packs", 32, 2)
     assert index["status"].tolist() == ["ok", "ok", "failed"]
     assert index["n_frames"].tolist()[:2] == [25, 25] and "broken symbolic link" in index.loc[2, "error"]
+
+
+# The broken files and the reason each must give, on the pinned ffmpeg (the wheel's 9.0) and on Debian 12's 5.1:
+# the kind before " | " is what the run summary groups by.
+BROKEN = {
+    "truncated_whole_faststart.mp4": "truncated",
+    "text.mp4": "not a video: the file holds text",
+    "empty.mp4": "empty file (0 bytes)",
+    "broken_header.mp4": "cannot open: not a video or a damaged header",
+    "truncated_whole.mp4": "cannot open: an MP4 cut off before its index (moov atom) was written",
+    "audio_only.mp4": "no video stream: the file holds audio (aac)",
+}
+
+
+def other_ffmpeg() -> str | None:
+    """A second ffmpeg to test against: $SCENEBIAS_TEST_FFMPEG, else the system's (`.ci/run` installs Debian's)."""
+    return os.environ.get("SCENEBIAS_TEST_FFMPEG") or shutil.which("ffmpeg")
+
+
+@pytest.fixture
+def use_ffmpeg(monkeypatch):
+    """Switch the ffmpeg in use for one test (ffmpeg_exe is cached), restoring the default afterwards."""
+
+    def use(exe: str | None) -> None:
+        if exe:
+            monkeypatch.setenv(FFMPEG_ENV, exe)
+        else:
+            monkeypatch.delenv(FFMPEG_ENV, raising=False)
+        ffmpeg_exe.cache_clear()
+
+    yield use
+    monkeypatch.delenv(FFMPEG_ENV, raising=False)
+    ffmpeg_exe.cache_clear()
+
+
+@pytest.mark.parametrize("which", ["pinned", "system"])
+def test_broken_files_give_the_same_clear_reason_on_both_ffmpegs(videos, tmp_path, use_ffmpeg, which):
+    """The reasons are read from what ffmpeg says, so they stay clear on the wheel's ffmpeg 9 and Debian's 5.1,
+    whose messages differ ("Trailing option(s)...", "Format mov... detected only with low score" are not reasons)."""
+    import imageio_ffmpeg
+
+    pinned = imageio_ffmpeg.get_ffmpeg_exe()
+    exe = pinned if which == "pinned" else other_ffmpeg()
+    require(exe is not None, "a system ffmpeg besides the pinned one (Debian: apt-get install ffmpeg; .ci/run does)")
+    if which == "system":
+        assert ffmpeg_version(exe) != ffmpeg_version(pinned), "the system ffmpeg is the pinned one"
+    use_ffmpeg(exe)
+    assert ffmpeg_exe() == exe
+    for name, kind in BROKEN.items():
+        record = extract_video("v", videos / name, tmp_path / "v.zip", short_side=32, jpeg_qscale=3)
+        head = record.error.split(" | ")[0]
+        assert record.status == "failed" and head.startswith(kind), (name, ffmpeg_version(exe), record.error)
+        for noise in ("Trailing option", "low score", "Invalid data found", "Error opening", "/"):
+            assert noise not in head, (name, record.error)
+
+
+def test_the_pinned_ffmpeg_is_used_whatever_is_on_path(tmp_path, use_ffmpeg, monkeypatch):
+    """PATH's ffmpeg is never picked up; $SCENEBIAS_FFMPEG names another one, and a wrong value is an error."""
+    import imageio_ffmpeg
+
+    from scenebias.media import FFmpegNotFound
+
+    decoy = tmp_path / "bin" / "ffmpeg"
+    decoy.parent.mkdir()
+    decoy.write_text("#!/bin/sh\nexit 1\n")
+    decoy.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{decoy.parent}{os.pathsep}{os.environ['PATH']}")
+    use_ffmpeg(None)
+    assert ffmpeg_exe() == imageio_ffmpeg.get_ffmpeg_exe()
+    use_ffmpeg(str(tmp_path / "no-such-ffmpeg"))
+    with pytest.raises(FFmpegNotFound, match=FFMPEG_ENV):
+        ffmpeg_exe()
+
+
+# Names that are ffmpeg, shell or format-string syntax elsewhere: each is only a name here.
+ODD_NAMES = ["Progress 100%.mp4", "50%off.mp4", "%d.mp4", "%%.mp4", "{}.mp4", "-rf.mp4", "a'b\"c $(x).mp4"]
+
+
+def test_odd_names_are_data_not_syntax(videos, tmp_path):
+    """Ids with '%', '%d', '%%', '{}', a leading '-' or quotes keep their frames, also when the temporary folder's
+    own path holds a '%' (the output pattern escapes it)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ODD_NAMES:
+        shutil.copy(videos / "h264.mp4", root / name)
+    table = pd.DataFrame({"video_id": [Path(n).stem for n in ODD_NAMES], "path": ODD_NAMES})
+    index = extract_shard(table, root, tmp_path / "packs", 32, 2, workers=2)
+    assert index["status"].tolist() == ["ok"] * len(ODD_NAMES), index["error"].tolist()
+    assert sorted(p.name for p in (tmp_path / "packs").iterdir()) == sorted(f"{Path(n).stem}.zip" for n in ODD_NAMES)
+    work = tmp_path / "tmp 50%d %%"
+    work.mkdir()
+    record = extract_video("%d", root / "%d.mp4", tmp_path / "x.zip", 32, 2, workdir=work)
+    assert record.status == "ok" and count_frames(tmp_path / "x.zip") == 25, record.error
+    assert list(work.iterdir()) == []

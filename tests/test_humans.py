@@ -389,3 +389,61 @@ def test_oracle_rescales_actor_boxes(tmp_path):
     assert found[2].shape == (0, 5)
     assert np.allclose(oracle("v2", 64, 32, np.array([0]))[0], [[0, 0, 32, 32, 1.0]])
     assert all(b.dtype == np.float32 for b in found)
+
+
+def scene_video(paint, seed: int = 0, n: int = 16) -> np.ndarray:
+    """A static-camera clip: `paint(frame, t)` draws what is in the scene at frame t on the textured background."""
+    rng = np.random.default_rng(seed)
+    bg = background(rng)
+    frames = []
+    for t in range(n):
+        frame = bg.copy()
+        paint(frame, t)
+        frames.append(camera(frame, rng))
+    return np.stack(frames)
+
+
+def motion_failure_modes() -> dict[str, dict]:
+    """What the motion backend makes of three static-camera clips that a person detector would get right: a person
+    standing still, a swaying bush (no person), two people walking side by side 4 px apart."""
+    h, w = 96, 128
+
+    def still(frame, t):
+        frame[person_mask(h, w, 60, 45)] = (30, 30, 160)
+
+    def bush(frame, t):  # leaves swaying in the wind: blobs moving back and forth by up to 5 px
+        yy, xx = np.mgrid[:h, :w]
+        for i, (cy, cx) in enumerate([(30, 90), (40, 100), (25, 105), (45, 88), (35, 112)]):
+            dx = 5 * np.sin(t * 0.9 + i)
+            frame[(yy - cy) ** 2 + (xx - cx - dx) ** 2 <= 36] = (40, 140 + 10 * i, 40)
+
+    def neighbours(frame, t):
+        frame[person_mask(h, w, 8 + t * 5, 45)] = (30, 30, 160)
+        frame[person_mask(h, w, 22 + t * 5, 45)] = (160, 40, 30)  # 4 px right of the first body
+
+    found = {}
+    for name, paint in {"still actor": still, "swaying bush": bush, "two walkers": neighbours}.items():
+        boxes = motion_boxes(scene_video(paint), MotionSettings())
+        found[name] = {
+            "frames_with_box": float(np.mean([len(b) > 0 for b in boxes])),
+            "valid": is_valid_video(boxes),
+            "one_box_for_both": float(np.mean([len(b) == 1 and b[0, 2] - b[0, 0] >= 24 for b in boxes])),
+        }
+    return found
+
+
+def test_motion_failure_modes_are_measured_and_stated():
+    """The failure modes the motion backend's registry record states (and the run summary, report and contact sheet
+    repeat): a still person gets no box, a moving non-human gets boxes and passes the valid-video rule, and two
+    people close together get one box covering both."""
+    from scenebias.humans.stage import BOX_BACKENDS
+
+    found = motion_failure_modes()
+    assert found["still actor"]["frames_with_box"] == 0 and not found["still actor"]["valid"]
+    assert found["swaying bush"]["frames_with_box"] >= 0.9 and found["swaying bush"]["valid"]
+    assert found["two walkers"]["one_box_for_both"] >= 0.9
+    record = BOX_BACKENDS["motion"]
+    assert record.boxes_are.startswith("motion regions") and "not person detections" in record.boxes_are
+    for words in ("does not move", "moves", "merge", "detector backend"):
+        assert words in record.caveat, words
+    assert all(not r.caveat for name, r in BOX_BACKENDS.items() if name != "motion")

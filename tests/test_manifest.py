@@ -10,8 +10,11 @@ from scenebias.manifest import (
     assign_shards,
     check_relative_path,
     check_video_id,
+    folder_state,
+    manifest_report,
     reconcile_with_disk,
     shard_names,
+    shard_versions,
     write_manifest,
 )
 
@@ -100,25 +103,84 @@ def test_missing_and_unlisted_videos_are_reported_not_fatal(tmp_path):
 
 
 def test_missing_video_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(ManifestError, match="does not exist"):
+    with pytest.raises(ManifestError, match=r"does not exist; check the dataset's root and its options.video_dir"):
         reconcile_with_disk(pd.DataFrame({"path": []}), tmp_path / "nowhere")
 
 
-def test_shards_are_fixed_size_runs_of_sorted_ids(tmp_path):
+def shard_members(ids: list[str], shard_size: int) -> dict[str, frozenset]:
+    table = pd.DataFrame({"video_id": ids, "path": "p", "label": 0, "label_name": "a"})
+    manifest = assign_shards(table, shard_size)
+    return {name: frozenset(group["video_id"]) for name, group in manifest.groupby("shard")}
+
+
+def test_shards_are_bounded_and_named_by_their_videos(tmp_path):
     table = pd.DataFrame(
-        {"video_id": [f"v{i:03d}" for i in range(10)][::-1], "path": "p", "label": 0, "label_name": "a"}
+        {"video_id": [f"v{i:03d}" for i in range(300)][::-1], "path": "p", "label": 0, "label_name": "a"}
     )
-    manifest = assign_shards(table, 4)
-    assert manifest["video_id"].is_monotonic_increasing
-    assert manifest["shard"].value_counts().sort_index().tolist() == [4, 4, 2]
-    write_manifest(manifest, {"listed": 10}, tmp_path / "m.csv", tmp_path / "r.json")
-    assert shard_names(tmp_path / "m.csv") == ["0000", "0001", "0002"]
-    assert json.loads((tmp_path / "r.json").read_text())["shards"] == 3
+    manifest = assign_shards(table, 40)
+    assert manifest["video_id"].is_monotonic_increasing  # rows stay in id order; shards are a column
+    sizes = manifest["shard"].value_counts()
+    assert sizes.max() <= 40 and 5 <= len(sizes) <= 30
+    assert manifest["shard"].str.fullmatch(r"[0-9a-f]{8}").all()
+    assert assign_shards(table.sample(frac=1, random_state=0), 40).equals(manifest)  # order of rows does not matter
+    write_manifest(manifest, {"listed": 300}, tmp_path / "m.csv", tmp_path / "r.json")
+    assert shard_names(tmp_path / "m.csv") == sorted(sizes.index)
+    assert json.loads((tmp_path / "r.json").read_text())["shards"] == len(sizes)
+
+
+@pytest.mark.parametrize("n_videos, shard_size", [(1000, 300), (1000, 50), (120, 10)])
+def test_one_added_or_removed_video_changes_few_shards(n_videos, shard_size):
+    """Fixed-size runs of sorted ids would move every shard after the new video; stable shards change one, rarely
+    two or three, and every other shard keeps its name and its videos."""
+    ids = [f"clip {i}" for i in range(n_videos)]
+    before = shard_members(ids, shard_size)
+    changed = []
+    for extra in range(40):
+        after = shard_members([*ids, f"new {extra}"], shard_size)
+        changed.append(sum(before.get(name) != members for name, members in after.items()))
+        removed = shard_members(ids[:extra] + ids[extra + 1 :], shard_size)
+        changed.append(sum(before.get(name) != members for name, members in removed.items()))
+    assert max(changed) <= 3 and sum(changed) / len(changed) <= 1.8, changed
+
+
+def test_shard_versions_change_only_for_the_changed_shard(tmp_path):
+    table = pd.DataFrame({"video_id": [f"v{i}" for i in range(50)], "path": [f"a/v{i}.mp4" for i in range(50)],
+                          "label": 0, "label_name": "a", "size_bytes": 10, "mtime_ns": 1})  # fmt: skip
+    manifest = assign_shards(table, 10)
+    manifest.to_csv(tmp_path / "m.csv", index=False)
+    before = shard_versions(tmp_path / "m.csv")
+    manifest.loc[manifest["video_id"] == "v7", "mtime_ns"] = 2  # the video was replaced
+    manifest.to_csv(tmp_path / "m.csv", index=False)
+    after = shard_versions(tmp_path / "m.csv")
+    changed = {name for name in after if after[name] != before[name]}
+    assert changed == {manifest.set_index("video_id").loc["v7", "shard"]}
+
+
+def test_folder_state_notices_added_removed_and_replaced_videos(tmp_path):
+    import os
+
+    root = tmp_path / "videos"
+    (root / "walk").mkdir(parents=True)
+    (root / "walk" / "a.mp4").write_bytes(b"x")
+    (root / "walk" / "notes.txt").write_text("not a video")
+    first = folder_state(root)
+    assert first.startswith("1 video files, 1 bytes") and folder_state(root) == first
+    (root / "walk" / "notes.txt").write_text("edited")  # not a video: not watched
+    assert folder_state(root) == first
+    (root / "walk" / "b.mp4").write_bytes(b"yy")
+    added = folder_state(root)
+    assert added.startswith("2 video files, 3 bytes") and added != first
+    os.utime(root / "walk" / "b.mp4", ns=(1, 1))  # replaced by a file of the same size
+    assert folder_state(root) != added
+    (root / "walk" / "b.mp4").unlink()
+    (root / "walk" / "c.mp4").symlink_to(root / "gone.mp4")
+    state = folder_state(root)
+    assert state != first and "1 unreadable path(s)" in state
 
 
 def test_linked_class_folders_and_files_are_found(tmp_path):
     """A class folder linked in from elsewhere and a linked file count as on disk under their listed paths; a link
-    back up the tree is not walked forever."""
+    back up the tree is not walked forever, and is one recorded problem."""
     list_dir, video_root = write_tree(
         tmp_path, {"trainlist01.txt": "jump/a.mp4 1\nrun/b.mp4 2\nrun/c.mp4 2\n"}, ["jump/a.mp4"]
     )
@@ -130,6 +192,46 @@ def test_linked_class_folders_and_files_are_found(tmp_path):
     manifest, report = reconcile_with_disk(read_ucf_style(list_dir), video_root)
     assert manifest["path"].tolist() == ["jump/a.mp4", "run/b.mp4", "run/c.mp4"]
     assert report["missing"] == 0 and report["unlisted"] == 0
+    assert report["unreadable_paths"] == 1 and report["unreadable_examples"][0]["path"] == "jump/loop"
+    assert "symbolic link loop" in report["unreadable_examples"][0]["problem"]
+    assert (manifest["size_bytes"] == 1).all() and (manifest["mtime_ns"] > 0).all()
+
+
+def test_link_loops_and_broken_links_are_one_problem_each_not_a_crash(tmp_path):
+    """A link to itself, two links pointing at each other (ELOOP), a broken link to a file and a broken link to a
+    class folder: the listed videos are kept, each bad path is recorded once with its reason, and a listed path
+    that is one of them is missing with that reason."""
+    list_dir, video_root = write_tree(
+        tmp_path, {"trainlist01.txt": "jump/a.mp4 1\njump/self.mp4 1\n"}, ["jump/a.mp4", "run/b.mp4"]
+    )
+    (video_root / "jump" / "self.mp4").symlink_to("self.mp4")
+    (video_root / "run" / "ping.mp4").symlink_to("pong.mp4")
+    (video_root / "run" / "pong.mp4").symlink_to("ping.mp4")
+    (video_root / "run" / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (video_root / "unmounted").symlink_to(tmp_path / "disk2" / "unmounted", target_is_directory=True)
+    manifest, report = reconcile_with_disk(read_ucf_style(list_dir), video_root)
+    assert manifest["path"].tolist() == ["jump/a.mp4"]
+    problems = {e["path"]: e["problem"] for e in report["unreadable_examples"]}
+    assert report["unreadable_paths"] == 5 and set(problems) == {
+        "jump/self.mp4", "run/gone.mp4", "run/ping.mp4", "run/pong.mp4", "unmounted"
+    }  # fmt: skip
+    assert problems["jump/self.mp4"].startswith("symbolic link loop")
+    assert problems["run/gone.mp4"].startswith("broken symbolic link") and "nowhere.mp4" in problems["run/gone.mp4"]
+    assert problems["unmounted"].startswith("broken symbolic link")
+    assert report["missing_examples"] == ["jump/self.mp4 (symbolic link loop (the link leads back to itself))"]
+
+
+def test_top_level_counts_agree_with_the_adapter_selection():
+    """An adapter that drops selected videos it did not find (Kinetics) says so in its selection; the top level of
+    manifest_report.json counts them as listed and missing too."""
+    disk = {"listed": 4, "used": 4, "missing": 0, "missing_examples": [], "unlisted": 0}
+    selection = {"selected": 5, "used": 4, "missing": 1, "missing_examples": ["abc123"]}
+    report = manifest_report(disk, {"kind": "kinetics", "selection": selection})
+    assert (report["listed"], report["used"], report["missing"]) == (5, 4, 1)
+    assert report["listed"] == selection["selected"] and report["missing"] == selection["missing"]
+    assert report["missing_examples"] == ["abc123"] and report["adapter"]["selection"] == selection
+    plain = manifest_report(disk, {"kind": "videos", "selection": {"layout": "class folders"}})
+    assert plain["listed"] == 4 and plain["missing"] == 0
 
 
 def test_no_listed_video_on_disk_is_a_clear_error(tmp_path):

@@ -69,8 +69,11 @@ def test_resume_after_kill_gives_identical_metrics(tiny_source, tmp_path):
     assert "\r" not in text and "ETA" in text
     live = pd.read_csv(tmp_path / "killed" / "log.csv")
     assert len(live) >= 2 and list(live["epoch"]) == list(range(1, len(live) + 1))
+    saved = torch.load(tmp_path / "ckpt_killed" / "last.pt", map_location="cpu", weights_only=False)["rows"]
     resumed = run_ok(cmd)
-    assert "resumed from" in resumed.stderr
+    # the epoch it resumes after, as log.csv and the job log count epochs (from 1)
+    assert f"after epoch {saved[-1]['epoch']} (as log.csv counts them)" in resumed.stderr, resumed.stderr[-2000:]
+    assert saved[-1]["epoch"] == len(saved) >= len(live)
     whole = pd.read_csv(tmp_path / "whole" / "log.csv")
     again = pd.read_csv(tmp_path / "killed" / "log.csv")
     pd.testing.assert_frame_equal(without_time(whole), without_time(again))

@@ -15,6 +15,7 @@ import yaml
 
 from conftest import REPO, fresh_clone, tool
 from scenebias.config import load_schema
+from scenebias.manifest import shard_names
 
 pytestmark = pytest.mark.workflow
 
@@ -49,7 +50,8 @@ def smoke_run(tmp_path_factory):
     # A committed checkout, as a user's clone is: every job records its commit (test_every_job_records_...).
     for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "t"]):
         subprocess.run(["git", *command], cwd=checkout, check=True, capture_output=True)
-    snakemake(checkout, "--configfile", SMOKE, env=env)
+    proc = snakemake(checkout, "--configfile", SMOKE, env=env)
+    (checkout.parent / "smoke_run.log").write_text(proc.stdout + proc.stderr)  # what the user saw
     config = yaml.safe_load((REPO / SMOKE).read_text())
     return checkout, config, ["--configfile", SMOKE], env
 
@@ -211,11 +213,39 @@ def test_a_box_backend_added_by_the_recipe_runs_through_the_workflow(tmp_path):
     with np.load(checkout / target) as data:
         boxes = data["boxes"]
     assert len(boxes) and np.allclose(boxes, [0, 0, 16, 16, 0.9])  # half of the 32-px frames, the set score
-    hparams = json.loads((checkout / "results" / "source" / "humans" / "0000.hparams.json").read_text())
+    shard = shard_names(checkout / "results" / "source" / "manifest.csv")[0]
+    hparams = json.loads((checkout / "results" / "source" / "humans" / f"{shard}.hparams.json").read_text())
     assert hparams["params"]["backend"] == "tiny" and hparams["params"]["files"] == {"weights": "tiny.txt"}
     (checkout / "tiny.txt").write_text("0.25\n")
     counts = job_counts(snakemake(checkout, target, "-n", "--configfile", SMOKE, "tiny.yaml", env=env).stdout)
-    assert counts.get("human_boxes") == 2 and "extract_frames" not in counts, counts
+    assert counts.get("human_boxes") == shard_count(checkout, ["source"]) and "extract_frames" not in counts, counts
+
+
+def test_job_logs_read_as_text_and_no_empty_checkpoint_folders_stay(smoke_run):
+    """Job logs have no progress-bar carriage returns (the frames, boxes and scene stages report progress in plain
+    lines when not on a terminal, scenebias.progress), each per-video stage ends with a line of what it did, and a
+    finished run leaves no empty folders under results/checkpoints/."""
+    checkout, _, _, _ = smoke_run
+    logs = sorted((checkout / "results" / "logs").rglob("*.log"))
+    assert len(logs) > 20
+    with_cr = [str(p.relative_to(checkout)) for p in logs if "\r" in p.read_text(errors="replace")]
+    assert not with_cr, with_cr
+    shard = shard_names(checkout / "results" / "source" / "manifest.csv")[0]
+    boxes_log = (checkout / "results" / "logs" / "humans" / "source" / f"{shard}.log").read_text()
+    assert re.search(r"boxes motion: \d+ video\(s\) in \d+:\d\d:\d\d", boxes_log), boxes_log[-2000:]
+    checkpoints = checkout / "results" / "checkpoints"
+    assert not checkpoints.exists() or not [p for p in checkpoints.rglob("*") if p.is_dir()], list(
+        checkpoints.rglob("*")
+    )
+
+
+def test_run_summary_names_only_the_datasets_of_the_run(smoke_run):
+    """The p_bias sweep's datasets are made only by their own target: a run without it does not list them as "not
+    processed yet"; the run's own datasets are there."""
+    checkout, _, _, _ = smoke_run
+    summary = (checkout.parent / "smoke_run.log").read_text().split("Videos per dataset", 1)[1]
+    assert "source: 96 listed, 96 with frames, none left out" in summary and "fine: 24 listed" in summary
+    assert "not processed yet" not in summary and "source_pb" not in summary
 
 
 def test_rerun_does_nothing(smoke_run):
@@ -303,6 +333,11 @@ def test_contact_sheets(smoke_run):
         assert image.shape[1] > boxes["grid"]["cols"] * boxes["grid"]["tile"][1]
         classes = {row["label_name"] for row in boxes["rows"]}
         assert len(classes) == min(videos, truth["label_name"].nunique())  # stratified: no class twice before all once
+        # the smoke run's boxes come from motion: the sheet says so, with the backend record's caution
+        assert boxes["boxes"]["are"] == "motion regions (not person detections)"
+        header = " ".join(boxes["header"])
+        assert "human boxes (motion regions (not person detections))" in header and "verdicts from motion" in header
+        assert "caution: a box is wherever something moves" in header and "detector backend" in header
         scenes_record = json.loads((results / "report" / ds / "scenes_sheet.json").read_text())
         counts = [row["videos"] for row in scenes_record["rows"]]
         assert counts == sorted(counts, reverse=True) and len(counts) <= scenes
@@ -313,6 +348,7 @@ def test_contact_sheets(smoke_run):
             shown = truth.loc[row["shown"], "scene"]
             assert shown.value_counts().iloc[0] > len(shown) / 2, (ds, row)
         assert f"[boxes]({ds}/boxes_sheet.png)" in md and f"[scenes]({ds}/scenes_sheet.png)" in md
+    assert "**Human boxes are motion regions (not person detections).** Caution:" in md
 
 
 def test_changing_a_finetune_setting_reruns_only_finetune_and_report(smoke_run):
@@ -338,7 +374,8 @@ def test_report_and_html(smoke_run):
     for row in ("| baseline |", "| sdn |", "| scratch |"):
         assert row in md
     assert "Scene-bias measures" in md and "Dataset scene bias" in md
-    assert "## Videos per dataset" in md and "| fine | 24 | 24 | 0 | 0 | – | 0 | – | – |" in md
+    assert "## Videos per dataset" in md
+    assert "| fine | 24 | 24 | 0 | 0 | – | 0 | 0 | motion regions (not person detections): " in md
     runs = pd.read_csv(report / "runs.csv")
     assert len(runs) == 3 and runs["video_top1"].between(0, 1).all()
     assert (report / "bias_measures.png").stat().st_size > 1000

@@ -121,6 +121,8 @@ class DatasetKind:
     missing_hint: `missing_hint(root, options)` -> text added to the error for an absent list file (e.g. which
         option value the files present would need).
     splits_need_disk: whether, with these options, `splits` reads a list file (under root) to answer.
+    video_dir: the option that names the folder (under root) holding the videos; the config check requires it
+        before any job, and the workflow watches it to notice added, removed or replaced videos (None: rendered).
     """
 
     adapt: Adapter
@@ -130,14 +132,21 @@ class DatasetKind:
     list_files: Callable[[dict], list[tuple[str, str]]] = no_lists
     splits_need_disk: Callable[[dict], bool] = never
     missing_hint: Callable[[Path, dict], str] = no_hint
+    video_dir: str | None = "video_dir"
 
     def options(self, kind: str, options: dict | None) -> dict:
         """The options with defaults filled in; a misspelt name fails."""
         return merge_options(kind, options, self.defaults)
 
+    def video_folder(self, kind: str, root: Path | str, options: dict | None) -> Path | None:
+        """The folder the videos lie in (root / the `video_dir` option), or None for a rendered kind."""
+        if self.rendered or self.video_dir is None:
+            return None
+        return Path(root, self.options(kind, options)[self.video_dir])
+
 
 DATASET_KINDS: dict[str, DatasetKind] = {
-    "synthetic": DatasetKind(_synthetic, rendered=True),
+    "synthetic": DatasetKind(_synthetic, rendered=True, video_dir=None),
     "ucf101": DatasetKind(ucf101.adapt, ucf101.DEFAULTS, _official_splits("ucf101", ucf101.SPLITS)),
     "hmdb51": DatasetKind(hmdb51.adapt, hmdb51.DEFAULTS, _official_splits("hmdb51", hmdb51.SPLITS)),
     "diving48": DatasetKind(diving48.adapt, diving48.DEFAULTS, list_files=_diving48_lists, missing_hint=_diving48_hint),

@@ -23,8 +23,10 @@ as unlisted). The option is either
 Labels are the class names sorted (numerically when every name is a number, as MMAction2's integer labels), 0-based.
 A video's id is its path without the extension, folders joined with "__" (`jump/clip 1.mp4` -> `jump__clip 1`).
 Symbolic links are followed (a class folder linked in from elsewhere, a linked file); the listed path stays the
-video's path and id. A file name that cannot be an id (one containing '..' or control characters) is skipped and
-reported when found by scanning, and an error with file and line when listed.
+video's path and id. A broken link, a link loop or an unreadable folder is one recorded problem of that path
+(manifest_report.json's `unreadable_paths`), never a failure of the dataset. A file name that cannot be an id (one
+containing '..' or control characters) is skipped and reported when found by scanning, and an error with file and
+line when listed.
 """
 
 from __future__ import annotations
@@ -32,14 +34,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-import os
 import re
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
 from scenebias.datasets.common import TEST, TRAIN, make_table, merge_options, read_lines, role_counts
-from scenebias.manifest import SHOW_NAMES, VIDEO_EXTENSIONS, ManifestError, check_relative_path, check_video_id
+from scenebias.manifest import (
+    SHOW_NAMES,
+    VIDEO_EXTENSIONS,
+    ManifestError,
+    check_relative_path,
+    check_video_id,
+    scan_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,39 +59,35 @@ SPLIT_COLUMN = re.compile(r"^split(?P<k>\d*)$")
 
 def video_id_of(path: str) -> str:
     """`jump/clip 1.mp4` -> `jump__clip 1`: the path without its extension, folders joined with '__'."""
-    rel = PurePosixPath(path)
-    return "__".join([*rel.parent.parts, rel.stem])
+    folders, _, name = path.rpartition("/")
+    stem, dot, _ = name.rpartition(".")
+    if not (dot and stem) or "//" in path or path.startswith(("/", "./")) or "/./" in path:  # not a plain path
+        rel = PurePosixPath(path)
+        return "__".join([*rel.parent.parts, rel.stem])
+    return f"{folders.replace('/', '__')}__{stem}" if folders else stem
 
 
 def scan_class_folders(video_root: Path) -> tuple[list[dict], dict]:
     """Rows (path, label_name) for every video under a class folder, following symbolic links, and a report of
-    what was left out: files with no class folder and names that cannot be ids."""
+    what was left out: files with no class folder and names that cannot be ids. Hidden files and folders are
+    skipped; paths that cannot be read (broken or looping links) are recorded by `reconcile_with_disk`."""
     if not video_root.is_dir():
-        raise ManifestError(f"{video_root}: video folder not found (the dataset's root, option video_dir)")
+        raise ManifestError(
+            f"{video_root}: video folder not found (the dataset's root, and its options.video_dir: {video_root.name!r})"
+        )
     rows, loose, bad_names = [], [], []
-
-    def walk(folder: str, prefix: str, ancestors: frozenset[str]) -> None:
-        with os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir():  # follows links
-                    real = os.path.realpath(entry.path)
-                    if real not in ancestors:
-                        walk(entry.path, f"{prefix}{entry.name}/", ancestors | {real})
-                elif os.path.splitext(entry.name)[1].lower() in VIDEO_EXTENSIONS and entry.is_file():
-                    rel = prefix + entry.name
-                    if "/" not in rel:
-                        loose.append(rel)
-                        continue
-                    try:
-                        check_video_id(video_id_of(rel), rel)
-                    except ManifestError:
-                        bad_names.append(rel)
-                        continue
-                    rows.append({"path": rel, "label_name": rel.split("/", 1)[0]})
-
-    walk(str(video_root), "", frozenset({os.path.realpath(video_root)}))
+    for rel in sorted(scan_folder(video_root).videos):
+        if any(part.startswith(".") for part in rel.split("/")):
+            continue
+        if "/" not in rel:
+            loose.append(rel)
+            continue
+        try:
+            check_video_id(video_id_of(rel), rel)
+        except ManifestError:
+            bad_names.append(rel)
+            continue
+        rows.append({"path": rel, "label_name": rel.split("/", 1)[0]})
     if loose:
         log.warning("%d video file(s) directly in %s have no class folder, e.g. %s", len(loose), video_root, loose[:3])
     if bad_names:

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm import tqdm
 
 from scenebias.backends import (
     BackendRecord,
@@ -37,6 +36,7 @@ from scenebias.humans.boxes import (
     processed_frames,
 )
 from scenebias.paths import world_file
+from scenebias.progress import track
 from scenebias.released import detections as released
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,16 @@ BoxFinder = Callable[[object, np.ndarray, Callable[[], np.ndarray]], tuple | Unc
 class BoxBackend(BackendRecord):
     """A human-box backend (config humans.backend): `build(settings, files)` -> a BoxFinder, where `settings` is
     the backend's config section (humans.<name>, {} when the schema has none) and `files` the job's named file
-    inputs (`files`, scenebias.backends; optional ones may be absent). The job always reads the shard's frames."""
+    inputs (`files`, scenebias.backends; optional ones may be absent). The job always reads the shard's frames.
+
+    boxes_are: what its boxes are, in words; the run summary, the report, quality.json and the boxes contact sheet
+        label the boxes and the valid-video verdicts with it.
+    caveat: what a user must know before trusting them (its measured failure modes), shown with that label.
+    """
 
     build: Callable[[dict, dict[str, Path]], BoxFinder]
+    boxes_are: str = "person detections"
+    caveat: str = ""
 
 
 def _motion(settings: dict, files: dict[str, Path]) -> BoxFinder:
@@ -130,7 +137,16 @@ DETECTOR_WEIGHTS = "detector weights file"
 
 # The registry (config humans.backend; the schema's enum lists the same names, tests/test_structure.py checks).
 BOX_BACKENDS: dict[str, BoxBackend] = {
-    "motion": BoxBackend(build=_motion),
+    "motion": BoxBackend(
+        build=_motion,
+        boxes_are="motion regions (not person detections)",
+        caveat=(
+            "a box is wherever something moves against the static background: a person who does not move gets no "
+            "box, anything else that moves (trees in the wind, vehicles, a panning camera) gets one and can make a "
+            "video with no person valid, and people close together merge into one box with the ground between "
+            "them; for real footage use a detector backend (humans.backend: torchvision or detectron2)"
+        ),
+    ),
     "torchvision": BoxBackend(
         build=_torchvision,
         files={"weights": Weights("torchvision_{model}.pth", DETECTOR_WEIGHTS)},
@@ -141,7 +157,9 @@ BOX_BACKENDS: dict[str, BoxBackend] = {
         build=_detectron2, files={"weights": Weights(None, DETECTOR_WEIGHTS)}, uses_network=True, env="detectron2"
     ),
     "oracle": BoxBackend(
-        build=_oracle, files={"oracle": WorldFile("actor_boxes", "actor_boxes.csv of a synthetic dataset")}
+        build=_oracle,
+        boxes_are="ground-truth actor boxes (synthetic world)",
+        files={"oracle": WorldFile("actor_boxes", "actor_boxes.csv of a synthetic dataset")},
     ),
     # The authors' released Mini-Kinetics detections (scenebias.released), read once by the prepare step.
     "released": BoxBackend(
@@ -175,7 +193,7 @@ def shard_boxes(
     cover goes to `delegate` (name, finder) when given, else it is left out and appended to `left_out` as (video id,
     reason)."""
     out, left_out = [], left_out if left_out is not None else []
-    for row in tqdm(list(ok_videos(index).itertuples()), desc=f"boxes {name}".strip(), unit="video", mininterval=2):
+    for row in track(list(ok_videos(index).itertuples()), f"boxes {name}".strip(), unit="video"):
         n, size = int(row.n_frames), (int(row.w), int(row.h))
         idx = processed_frames(n, stride)
         frames = lambda row=row, idx=idx: read_frames(packs / row.pack, idx.tolist())  # noqa: E731
@@ -208,8 +226,19 @@ def downscale_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack(resized) >= 0.5
 
 
-def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir: Path | None = None) -> dict:
-    """Valid-video count (the paper's 70 % rule) and, for the synthetic world, actor-pixel recall and box IoU."""
+def boxes_label(backend: str | None) -> dict:
+    """What a backend's boxes are (its record's words), for the records and texts that show them."""
+    if backend not in BOX_BACKENDS:
+        return {}
+    record = BOX_BACKENDS[backend]
+    return {"backend": backend, "are": record.boxes_are, "caveat": record.caveat}
+
+
+def box_quality(
+    boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir: Path | None = None, backend: str | None = None
+) -> dict:
+    """Valid-video count (the paper's 70 % rule) and, for the synthetic world, actor-pixel recall and box IoU; with
+    the backend's name, what its boxes are (`boxes_label`)."""
     from scenebias.synth.truth import load_actor_masks
 
     videos = load_boxes(boxes_npz)
@@ -217,6 +246,7 @@ def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir
     left_out = load_coverage(boxes_npz)[1].left_out
     coverage = Coverage([v.source for v in videos.values()], [v.note for v in videos.values()], left_out)
     report = {
+        **({"boxes": boxes_label(backend)} if backend in BOX_BACKENDS else {}),
         "videos": len(videos),
         "valid_videos": int(sum(valid.values())),
         "valid_rule": {"score_threshold": threshold, "min_frame_ratio": valid_ratio},

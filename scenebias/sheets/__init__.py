@@ -8,6 +8,8 @@ dataset answer it at a glance:
   each drawn with its boxes and scores and, on its right, the same frame as the mask-confusion loss sees it
   (`scenebias.humans.boxes.mask_humans`, the training code's fill). The row's strip gives the class, the video's
   verdict under the paper's rule (valid for the masked branch or not) and the share of its frames with a person.
+  The header says what the boxes are (the backend record's words: motion regions are not person detections) and
+  the backend's caveat, so nobody reads motion verdicts as person verdicts.
 - **scenes sheet**: one row per scene label (k-means cluster or Places365 class) among the most frequent top-1
   labels, with its share of the dataset, showing the middle frame of a few random videos that carry it.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -128,8 +131,11 @@ def boxes_sheet(
     settings: SheetSettings,
     threshold: float,
     valid_ratio: float,
+    label: dict | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """The boxes sheet of a dataset and the record of what it shows."""
+    """The boxes sheet of a dataset and the record of what it shows; `label` says what the boxes are
+    (`scenebias.humans.stage.boxes_label`: are, caveat)."""
+    label = label or {}
     index = ok_frames(index_csv)
     manifest = pd.read_csv(manifest_csv, keep_default_na=False, usecols=["video_id", "label_name"], dtype=str)
     classes = manifest.set_index("video_id")["label_name"]
@@ -139,11 +145,15 @@ def boxes_sheet(
     chosen.sort(key=lambda v: (classes[v], v))
     videos = load_boxes(boxes_npz, chosen)
     n_valid = int((shares[pool] >= valid_ratio).sum()) if pool else 0
+    are = label.get("are", "boxes")
     header = [
-        f"{dataset}: human boxes, {len(chosen)} of {len(pool)} videos (stratified by class, seed {settings.seed})",
+        f"{dataset}: human boxes ({are}), {len(chosen)} of {len(pool)} videos (stratified by class, seed "
+        f"{settings.seed})",
         f"each frame with its boxes and scores (green: score >= {threshold:g}, orange: below), then as the "
         f"mask-confusion loss sees it (green boxes filled with the frame mean)",
-        f"valid for the masked branch (a green box in >= {valid_ratio:.0%} of frames): {n_valid} of {len(pool)} videos",
+        f"valid for the masked branch (a green box in >= {valid_ratio:.0%} of frames): {n_valid} of {len(pool)} videos"
+        f" - verdicts from {are}",
+        *(textwrap.wrap(f"caution: {label['caveat']}", 110) if label.get("caveat") else []),
     ]
     rows, strips = [], []
     for vid in chosen:
@@ -193,6 +203,8 @@ def boxes_sheet(
         "valid_ratio": valid_ratio,
         "videos_total": len(pool),
         "videos_valid": n_valid,
+        "boxes": label,
+        "header": header,
         "rows": rows,
     }
     return sheet, record

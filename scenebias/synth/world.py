@@ -26,10 +26,10 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from scenebias.media import ffmpeg_exe
 from scenebias.paths import world_file
+from scenebias.progress import track
 from scenebias.synth.actions import ACTIONS_BY_NAME, FINE_ACTIONS, SOURCE_ACTIONS, Action, poses
 from scenebias.synth.naming import is_source_dataset
 from scenebias.synth.render import (
@@ -265,7 +265,7 @@ def write_dataset(name: str, world: dict, out_root: Path) -> pd.DataFrame:
     masks = np.zeros((len(specs), world["n_frames"], world["size"], world["size"]), dtype=bool)
 
     def clips():
-        for i, spec in enumerate(tqdm(specs, desc=f"render {name}", unit="video", mininterval=1.0)):
+        for i, spec in enumerate(track(specs, f"render {name}", unit="video")):
             frames, masks[i] = render_video(spec, scenes[spec.scene], world)
             yield frames
 

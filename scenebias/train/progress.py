@@ -5,49 +5,29 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from scenebias.paths import run_file
+from scenebias.progress import format_seconds, track
 from scenebias.settings import TrainSettings
 from scenebias.train.state import write_log
 
 log = logging.getLogger(__name__)
 
-PROGRESS_SECONDS = 60.0  # how often a job log without a terminal gets a progress line within an epoch
-
 
 class Progress:
-    """Progress within an epoch: a tqdm bar on a terminal; in a job log (not a terminal: no carriage returns),
-    a line every PROGRESS_SECONDS with the step, the clip rate and the epoch's ETA."""
+    """Progress within an epoch (`scenebias.progress.track`): a tqdm bar on a terminal; in a job log a line every
+    PROGRESS_SECONDS with the step, the time per step and the epoch's ETA, no carriage returns."""
 
     def __init__(self, loader, desc: str, enabled: bool):
         self.loader, self.desc, self.enabled = loader, desc, enabled
-        self.tty = enabled and sys.stderr.isatty()
 
     def __iter__(self):
-        if self.tty:
-            yield from tqdm(self.loader, desc=self.desc, mininterval=5, leave=False)
+        if not self.enabled:
+            yield from self.loader
             return
-        total, started = len(self.loader), time.time()
-        last = started
-        for step, batch in enumerate(self.loader):
-            yield batch
-            now = time.time()
-            if self.enabled and now - last >= PROGRESS_SECONDS and step + 1 < total:
-                last = now
-                per_step = (now - started) / (step + 1)
-                log.info("%s: step %d/%d, %.2f s/step, epoch ETA %s", self.desc, step + 1, total, per_step,
-                         format_seconds(per_step * (total - step - 1)))  # fmt: skip
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+        yield from track(self.loader, self.desc, unit="step", total=len(self.loader), final=False)
 
 
 class Monitor:

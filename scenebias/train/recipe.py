@@ -12,7 +12,7 @@ from scenebias.train.loaders import RunData, build_loaders, val_indices
 from scenebias.train.loop import clip_validation, epoch_row, plateau_metric, train_one_epoch, validates
 from scenebias.train.optim import build_optimisation
 from scenebias.train.progress import Monitor
-from scenebias.train.state import resume, write_checkpoint, write_outputs
+from scenebias.train.state import remove_checkpoint, resume, write_checkpoint, write_outputs
 from scenebias.train.trainable import build_trainable, wrap_distributed
 
 
@@ -72,6 +72,6 @@ def train(
     }
     if ctx.main:
         write_outputs(out_dir, trainable, settings, init, rows, metrics)
-        ckpt_path.unlink(missing_ok=True)  # the run is complete; its outputs now stand for it
+        remove_checkpoint(ckpt_path, out_dir)  # the run is complete; its outputs now stand for it
     leave_process_group(ctx)
     return metrics

@@ -40,7 +40,8 @@ def resume(ckpt_path: Path, fingerprint: str, trainable: Trainable, optim: Optim
     torch.set_rng_state(state["torch_rng"])
     np.random.set_state(state["numpy_rng"])
     random.setstate(state["python_rng"])
-    log.info("resumed from %s after epoch %d", ckpt_path, state["epoch"])
+    # epochs are counted from 1 in the job log and log.csv; the checkpoint keeps the 0-based index
+    log.info("resumed from %s after epoch %d (as log.csv counts them)", ckpt_path, state["epoch"] + 1)
     return state["epoch"] + 1, state["rows"]
 
 
@@ -61,10 +62,32 @@ def write_checkpoint(path: Path, trainable: Trainable, optim: Optimisation, epoc
         "numpy_rng": np.random.get_state(),
         "python_rng": random.getstate(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
+    for attempt in range(3):  # another job that just finished may remove a shared empty parent meanwhile
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.save(state, tmp)
+            break
+        except (FileNotFoundError, RuntimeError):
+            if attempt == 2 or path.parent.is_dir():
+                raise
     os.replace(tmp, path)
+
+
+def remove_checkpoint(ckpt_path: Path, out_dir: Path) -> None:
+    """Remove a finished run's checkpoint and the folders it leaves empty, up to the checkpoints folder itself (the
+    checkpoint folder mirrors the run's output folder under it: the part both paths end in)."""
+    ckpt_path.unlink(missing_ok=True)
+    folder, run = ckpt_path.parent.absolute(), Path(out_dir).absolute()
+    mirrored = 0
+    while mirrored < min(len(folder.parts), len(run.parts)) and folder.parts[-1 - mirrored] == run.parts[-1 - mirrored]:
+        mirrored += 1
+    for _ in range(mirrored):
+        try:
+            folder.rmdir()  # only when empty: other runs' checkpoints stay
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
