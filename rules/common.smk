@@ -83,6 +83,7 @@ localrules:
     merge_scene_labels,
     boxes_sheet,
     scenes_sheet,
+    recomposed_sheets,
     report,
     p_bias_sweep,
 
@@ -350,6 +351,30 @@ def human_box_inputs(wildcards):
     return backend_inputs("humans")(wildcards) | shard_frames(wildcards)
 
 
+# Whether the chosen box backend, with its settings, also writes person masks (its registry record says).
+HUMAN_MASKS = BACKEND["humans"][1].masks(BACKEND["humans"][2])
+
+
+def box_mask_outputs():
+    """The human-box job's person masks file, when its backend gives masks."""
+    return {"masks": P("shard_masks")} if HUMAN_MASKS else {}
+
+
+def box_mask_options(wildcards, output):
+    """`--masks FILE --mask-threshold X` for a backend that gives masks: a frame's mask is the union of the
+    persons scoring at least humans.score_threshold."""
+    if not HUMAN_MASKS:
+        return ""
+    return (
+        f"--masks {output.masks} --mask-threshold {config['humans']['score_threshold']}"
+    )
+
+
+def shard_mask_files():
+    """Input function: every shard's person masks of a dataset (none when the backend gives no masks)."""
+    return per_shard("shard_masks") if HUMAN_MASKS else []
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Scene labels (rules/scene.smk): k-means features and clusters, or the Places365 classifier.
 
@@ -451,6 +476,112 @@ def b_scene_features(wildcards):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Recomposed test sets (rules/recompose.smk): the source and every target, each measured with its own models.
+
+RECOMPOSED = [SOURCE, *TARGETS] if config["recompose"]["videos"] > 0 else []
+
+
+def recompose_splits(ds):
+    """The splits whose test videos are recomposed: the source's pretraining split, a target's fine-tuning
+    splits."""
+    if ds == SOURCE:
+        return [config["pretrain"]["split"]]
+    return config["finetune"]["targets"][ds]["splits"]
+
+
+def truth_files(*files):
+    """Input function: the named files of a rendered dataset's world (its ground truth); none for others."""
+
+    def inputs(wildcards):
+        ds = wildcards.ds
+        return [P.world(file, ds=ds) for file in files] if is_rendered(ds) else []
+
+    return inputs
+
+
+def files_option(flag, key):
+    """A params function: `flag <files>` for a named input holding a list of files, nothing when it is empty."""
+
+    def option(wildcards, input):
+        files = input.get(key, [])
+        files = [files] if isinstance(files, str) else list(files)
+        return f"{flag} {' '.join(files)}" if files else ""
+
+    return option
+
+
+def recompose_source(wildcards, input):
+    """Where the actor comes from: `--masks <shards>`, or `--boxes <file> --score-threshold X` from a backend
+    without masks."""
+    if HUMAN_MASKS:
+        return files_option("--masks", "masks")(wildcards, input)
+    return f"--boxes {input.get('boxes')} --score-threshold {config['humans']['score_threshold']}"
+
+
+def recomposed_runs(ds):
+    """(model file, run) of every model measured on a dataset's recomposed sets: the pretrained models on the
+    source, the fine-tuned ones (scratch included) on a target. run = {model, split, seed}.
+    """
+    if ds == SOURCE:
+        split = config["pretrain"]["split"]
+        return [
+            (
+                P.run("pretrain_run", "model", **key),
+                {"model": key["variant"], "split": split, "seed": key["seed"]},
+            )
+            for key in pretrain_run_keys()
+        ]
+    return [
+        (
+            P.run("finetune_run", "model", **key),
+            {"model": key["init"], "split": key["split"], "seed": key["seed"]},
+        )
+        for key in finetune_run_keys()
+        if key["tgt"] == ds
+    ]
+
+
+def recomposed_models(wildcards):
+    return [path for path, _ in recomposed_runs(wildcards.ds)]
+
+
+def recomposed_measure_files():
+    return [P("recomposed_measures", ds=ds) for ds in RECOMPOSED]
+
+
+def recomposed_report_runs():
+    return [
+        {"ds": ds, "role": "source" if ds == SOURCE else "target"} for ds in RECOMPOSED
+    ]
+
+
+def recomposed_sheet_dirs():
+    return [P("recomposed_sheets", ds=ds) for ds in RECOMPOSED]
+
+
+def recomposed_report_outputs():
+    """The report's recomposed-set tables: recomposed.csv, and the agreement with the ground truth when the
+    source is rendered."""
+    if not RECOMPOSED:
+        return {}
+    outputs = {"recomposed": P.report("recomposed")}
+    if is_rendered(SOURCE):
+        outputs["agreement"] = P.report("agreement")
+    return outputs
+
+
+def recomposed_report_options(wildcards, input):
+    """The report's recomposed-set arguments: the measures and sheet folders with their datasets, aligned."""
+    if not RECOMPOSED:
+        return ""
+    runs = json.dumps(recomposed_report_runs())
+    return (
+        f"--recomposed {' '.join(input.recomposed)} --recomposed-runs '{runs}'"
+        f" --recomposed-sheets {' '.join(input.recomposed_sheets)}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The report (rules/report.smk): every file with the run it belongs to, aligned, so nothing parses paths.
 
 
@@ -534,7 +665,7 @@ def all_targets():
     if TARGETS:
         targets.append(P.report("md"))
     else:
-        targets += bias_files()
+        targets += bias_files() + recomposed_measure_files() + recomposed_sheet_dirs()
     return targets
 
 

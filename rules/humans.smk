@@ -6,6 +6,7 @@ rule human_boxes:
     input:
         unpack(human_box_inputs),
     output:
+        **box_mask_outputs(),
         boxes=P("shard_boxes"),
         hparams=sidecar(P("shard_boxes")),
     log:
@@ -22,15 +23,17 @@ rule human_boxes:
         stride=config["humans"]["stride"],
         settings=backend_settings("humans"),
         files=backend_flags("humans"),
+        masks=box_mask_options,
     shell:
         "python {params.script} --index {input.index} --packs {input.packs}"
         " --backend {params.backend} --stride {params.stride} --settings {params.settings:q}"
-        " {params.files} --out {output.boxes} > {log} 2>&1"
+        " {params.files} --out {output.boxes} {params.masks} > {log} 2>&1"
 
 
 rule merge_human_boxes:
     input:
-        per_shard("shard_boxes"),
+        shards=per_shard("shard_boxes"),
+        masks=shard_mask_files(),
     output:
         boxes=P("boxes"),
         quality=P("boxes_quality"),
@@ -45,7 +48,8 @@ rule merge_human_boxes:
         threshold=config["humans"]["score_threshold"],
         valid_ratio=config["humans"]["valid_ratio"],
         truth=truth_option("--truth-dir"),
+        masks=files_option("--masks", "masks"),
     shell:
-        "python {params.script} {input} --out {output.boxes} --quality {output.quality}"
+        "python {params.script} {input.shards} --out {output.boxes} --quality {output.quality}"
         " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
-        " {params.truth} > {log} 2>&1"
+        " {params.truth} {params.masks} > {log} 2>&1"

@@ -9,7 +9,10 @@ rule report:
         logs=pretrain_logs(),
         sheets=sheet_files(),
         frames=[P("frames_report", ds=ds) for ds in config["datasets"]],
+        recomposed=recomposed_measure_files(),
+        recomposed_sheets=recomposed_sheet_dirs(),
     output:
+        **recomposed_report_outputs(),
         md=report(
             P.report("md"), category="Results", labels={"table": "results (Markdown)"}
         ),
@@ -41,6 +44,7 @@ rule report:
         bias_runs=json.dumps(pretrain_run_keys()),
         b_scene_runs=json.dumps([{"ds": ds} for ds in b_scene_datasets()]),
         sheet_runs=json.dumps(sheet_run_keys()),
+        recomposed=recomposed_report_options,
         # The left-out table reads each dataset's stage reports under the results folder (a local rule).
         results=lambda wc: RESULTS,
         datasets=list(config["datasets"]),
@@ -54,7 +58,7 @@ rule report:
         " --b-scene {input.b_scene} --b-scene-runs {params.b_scene_runs:q}"
         " --logs {input.logs} --log-runs {params.bias_runs:q} --order {params.order}"
         " --targets {params.targets} {params.published}"
-        " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q}"
+        " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q} {params.recomposed}"
         " --results {params.results} --left-out {params.datasets}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 

@@ -88,6 +88,7 @@ def _check_semantics(config: dict) -> None:
     world = config["world"]
     for key in ("scale", "speed", "speed_slow", "speed_fast"):
         _check_range(world[key], f"world.{key}")
+    _check_range(config["recompose"]["coverage"], "recompose.coverage")
     for name, target in world["targets"].items():
         if name == "source":
             raise ConfigError("config key 'world.targets.source': 'source' is reserved for the source dataset")

@@ -13,6 +13,7 @@ from scenebias.backends import file_flags, missing_inputs
 from scenebias.cli import setup_logging, write_hparams
 from scenebias.humans.boxes import save_boxes
 from scenebias.humans.detectors import BackendUnavailable
+from scenebias.humans.masks import VideoMasks, save_masks
 from scenebias.humans.stage import BOX_BACKENDS, shard_boxes
 from scenebias.paths import sidecar
 
@@ -29,6 +30,8 @@ def main() -> None:
         parser.add_argument(f"--{name}", type=Path, help=text)
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--masks", type=Path, help="the person masks file, for backends that give masks")
+    parser.add_argument("--mask-threshold", type=float, default=0.3, help="score a person needs to enter the mask")
     args = parser.parse_args()
     setup_logging()
     settings = json.loads(args.settings)
@@ -36,17 +39,25 @@ def main() -> None:
     missing = missing_inputs(BOX_BACKENDS[args.backend], files)
     if missing:
         parser.error(f"the {args.backend} backend needs {' '.join(missing)}")
+    record = BOX_BACKENDS[args.backend]
+    if record.masks(settings) != (args.masks is not None):
+        gives = "gives" if record.masks(settings) else "gives no"
+        parser.error(f"the {args.backend} backend with these settings {gives} person masks: --masks must be given "
+                     "exactly when it does")  # fmt: skip
     index = pd.read_csv(args.index, keep_default_na=False)
     try:
         find = BOX_BACKENDS[args.backend].build(settings, files)
     except (BackendUnavailable, ValueError, FileNotFoundError) as exc:
         sys.exit(f"error: {exc}")
-    videos = shard_boxes(index, args.packs, find, args.stride, args.backend)
+    threshold = args.mask_threshold if args.masks else None
+    videos = shard_boxes(index, args.packs, find, args.stride, args.backend, threshold)
     save_boxes(args.out, videos)
+    if args.masks:
+        save_masks(args.masks, [VideoMasks(v.video_id, v.masks) for v in videos], threshold)
     write_hparams(
         sidecar(args.out),
         {"backend": args.backend, "stride": args.stride, "settings": settings,
-         "files": {k: str(v) for k, v in files.items()}},
+         "files": {k: str(v) for k, v in files.items()}, "mask_threshold": threshold},
     )  # fmt: skip
     n_boxes = sum(len(b) for v in videos for b in v.frames)
     print(f"{len(videos)} videos, {n_boxes} frame boxes -> {args.out}")

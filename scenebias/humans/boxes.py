@@ -38,6 +38,7 @@ class VideoBoxes:
     size: tuple[int, int]  # (w, h)
     carried: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     dropped: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # whole-frame boxes dropped per frame
+    masks: np.ndarray | None = None  # (T, H, W) person masks, from backends that give them (scenebias.humans.masks)
 
     def __post_init__(self):
         if len(self.carried) != len(self.frames):
@@ -69,17 +70,22 @@ def carry_to_all_frames(
     return out, carried
 
 
-def drop_large_boxes(boxes: list[np.ndarray], size: tuple[int, int], max_area: float) -> tuple[list, np.ndarray]:
+def drop_large_boxes(
+    boxes: list[np.ndarray], size: tuple[int, int], max_area: float, instances: list[np.ndarray] | None = None
+) -> tuple:
     """Per-frame boxes without those covering more than `max_area` of the (w, h) frame, and how many each frame
-    lost. Such a box (everything moved: a panning or shaking camera) would mask the scene, not a person."""
+    lost. Such a box (everything moved: a panning or shaking camera) would mask the scene, not a person. With
+    `instances` (per frame the (M, H, W) masks aligned with the boxes) the kept masks come third."""
     w, h = size
-    kept, dropped = [], np.zeros(len(boxes), np.int32)
+    kept, kept_masks, dropped = [], [], np.zeros(len(boxes), np.int32)
     for t, frame_boxes in enumerate(boxes):
         area = (frame_boxes[:, 2] - frame_boxes[:, 0]) * (frame_boxes[:, 3] - frame_boxes[:, 1])
         large = area > max_area * w * h
         kept.append(frame_boxes[~large])
+        if instances is not None:
+            kept_masks.append(instances[t][~large])
         dropped[t] = int(large.sum())
-    return kept, dropped
+    return (kept, dropped) if instances is None else (kept, dropped, kept_masks)
 
 
 def save_boxes(path: Path, videos: list[VideoBoxes]) -> None:
