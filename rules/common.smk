@@ -478,7 +478,7 @@ def b_scene_features(wildcards):
 # ---------------------------------------------------------------------------------------------------------
 # Recomposed test sets (rules/recompose.smk): the source and every target, each measured with its own models.
 
-RECOMPOSED = [SOURCE, *TARGETS] if config["recompose"]["videos"] > 0 else []
+RECOMPOSED = [SOURCE, *TARGETS] if config["recompose"]["max_videos"] > 0 else []
 
 
 def recompose_splits(ds):

@@ -39,11 +39,8 @@ def main() -> None:
     missing = missing_inputs(BOX_BACKENDS[args.backend], files)
     if missing:
         parser.error(f"the {args.backend} backend needs {' '.join(missing)}")
-    record = BOX_BACKENDS[args.backend]
-    if record.masks(settings) != (args.masks is not None):
-        gives = "gives" if record.masks(settings) else "gives no"
-        parser.error(f"the {args.backend} backend with these settings {gives} person masks: --masks must be given "
-                     "exactly when it does")  # fmt: skip
+    if args.masks is not None and not BOX_BACKENDS[args.backend].masks(settings):
+        parser.error(f"the {args.backend} backend with these settings gives no person masks: leave out --masks")
     index = pd.read_csv(args.index, keep_default_na=False)
     try:
         find = BOX_BACKENDS[args.backend].build(settings, files)

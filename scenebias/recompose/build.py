@@ -2,7 +2,7 @@
 
 Which videos: the test role of each split the run evaluates; a video qualifies when its actor covers, on average
 over its frames, between `coverage` [0] and [1] of the frame (HAT's 5-50 % rule for action swap, applied to every
-set so that all sets show the same videos); up to `videos` per split are drawn, spread over classes, with `seed`.
+set so that all sets show the same videos); up to `max_videos` per split are drawn, spread over classes, with `seed`.
 Action-swap partners B and SCUBA backgrounds come from the chosen videos of the same split (test videos the
 split's model never trained on), of another class.
 
@@ -50,7 +50,7 @@ TEST_ROLE = "test"
 class RecomposeSettings:
     """The `recompose` config section; the defaults are the schema's (tests/test_structure.py checks)."""
 
-    videos: int = 300  # per split and dataset; 0 = no recomposed sets
+    max_videos: int = 300  # per split and dataset; 0 = no recomposed sets
     coverage: tuple[float, float] = (0.05, 0.5)
     dilate_px: int = 1
     still_threshold: float = 10.0
@@ -109,7 +109,7 @@ def candidates(manifest: pd.DataFrame, index: pd.DataFrame, splits: list[int]) -
 
 
 def choose(table: pd.DataFrame, cover: dict[str, float], settings: RecomposeSettings) -> tuple[pd.DataFrame, dict]:
-    """Up to settings.videos qualifying videos per split, spread over classes; and the counts left out."""
+    """Up to settings.max_videos qualifying videos per split, spread over classes; and the counts left out."""
     lo, hi = settings.coverage
     table = table.assign(coverage=table["video_id"].map(cover))
     counts = {
@@ -122,7 +122,7 @@ def choose(table: pd.DataFrame, cover: dict[str, float], settings: RecomposeSett
     picked = []
     for split, group in good.groupby("split", sort=True):
         group = group.sort_values("video_id").reset_index(drop=True)
-        rows = stratified_sample(group["label_name"].tolist(), settings.videos, settings.seed + int(split))
+        rows = stratified_sample(group["label_name"].tolist(), settings.max_videos, settings.seed + int(split))
         picked.append(group.iloc[sorted(rows)])
     chosen = pd.concat(picked, ignore_index=True) if picked else good.iloc[:0]
     chosen = chosen.drop_duplicates("video_id").reset_index(drop=True)  # a video is recomposed once

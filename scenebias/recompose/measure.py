@@ -22,6 +22,19 @@ from scenebias.settings import TrainSettings
 SWAPS = ("action_swap", "action_swap_true")
 
 
+def label_rate(probs: np.ndarray, labels: np.ndarray) -> float | None:
+    """How often the top-1 prediction is the given label (for the action swap: B's label)."""
+    return float((probs.argmax(1) == labels).mean()) if len(labels) else None
+
+
+def contrasted_accuracy(scuba: np.ndarray, scufo: np.ndarray, labels: np.ndarray) -> float | None:
+    """Li et al. 2023: the share of videos classified right on SCUBA (the moving actor on another background) and
+    wrong on SCUFO (the same video frozen): right for the actor's motion, not for its static look."""
+    if not len(labels):
+        return None
+    return float(((scuba.argmax(1) == labels) & (scufo.argmax(1) != labels)).mean())
+
+
 def set_predictions(net, settings: TrainSettings, manifest_csv: Path, index_csv: Path, split: int, set_name: str,
                     device: str, batch_size: int, transform: str | None = None) -> tuple[list[str], dict]:  # fmt: skip
     """(source video ids, predictions) of one set for the videos of `split`."""
@@ -44,15 +57,12 @@ def measure_on_sets(model_path: Path, manifest_csv: Path, index_csv: Path, video
         ids, pred = set_predictions(net, settings, manifest_csv, index_csv, split, name, device, batch_size)
         out[f"{name}_acc"], out[f"{name}_n"] = accuracy(pred["probs"], pred["labels"]), len(ids)
         if name in SWAPS:
-            b_labels = np.array([int(partner[v]) for v in ids])
-            out[f"{name}_b_rate"] = float((pred["probs"].argmax(1) == b_labels).mean()) if len(ids) else None
+            out[f"{name}_b_rate"] = label_rate(pred["probs"], np.array([int(partner[v]) for v in ids], int))
         if name == "scuba":
             _, static = set_predictions(net, settings, manifest_csv, index_csv, split, name, device, batch_size,
                                         "static")  # fmt: skip
-            right = pred["probs"].argmax(1) == pred["labels"]
-            still_right = static["probs"].argmax(1) == static["labels"]
             out["scufo_acc"] = accuracy(static["probs"], static["labels"])
-            out["contrasted_acc"] = float((right & ~still_right).mean()) if len(ids) else None
+            out["contrasted_acc"] = contrasted_accuracy(pred["probs"], static["probs"], pred["labels"])
     return out
 
 
