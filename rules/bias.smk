@@ -52,3 +52,32 @@ rule b_scene:
     shell:
         "python {params.script} {input.features} --key {params.key}"
         " --manifest {input.manifest} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
+# Every pretrained model evaluated as it is on each test-only dataset (evaluate.datasets, e.g. Mimetics), on the
+# classes it shares with the source.
+rule evaluate_pretrained:
+    input:
+        model=P.run("pretrain_run", "model", src=SOURCE),
+        manifest=P("manifest"),
+        frames=P("frame_index"),
+        source=P("manifest", ds=SOURCE),
+    output:
+        P("source_model_eval"),
+    log:
+        P.log("evaluate_pretrained"),
+    benchmark:
+        P.benchmark("evaluate_pretrained")
+    conda:
+        "../envs/torch.yaml"
+    threads: config["compute"]["threads"]
+    resources:
+        gpu=gpus_of(),
+    params:
+        script=script("evaluate"),
+        kind=lambda wc: DATASETS[wc.ds]["kind"],
+        batch_size=config["bias"]["batch_size"],
+    shell:
+        "python {params.script} --model {input.model} --manifest {input.manifest} --frames {input.frames}"
+        " --source-manifest {input.source} --kind {params.kind} --batch-size {params.batch_size}"
+        " --threads {threads} --out {output} > {log} 2>&1"

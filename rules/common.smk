@@ -562,12 +562,21 @@ def recomposed_sheet_dirs():
 def recomposed_report_outputs():
     """The report's recomposed-set tables: recomposed.csv, and the agreement with the ground truth when the
     source is rendered."""
+    outputs = {"source_models": P.report("source_models")} if EVALUATED else {}
     if not RECOMPOSED:
-        return {}
-    outputs = {"recomposed": P.report("recomposed")}
+        return outputs
+    outputs["recomposed"] = P.report("recomposed")
     if is_rendered(SOURCE):
         outputs["agreement"] = P.report("agreement")
     return outputs
+
+
+def source_model_options(wildcards, input):
+    """The report's arguments for the pretrained models on test-only datasets, with their runs, aligned."""
+    if not EVALUATED:
+        return ""
+    runs = json.dumps(source_model_eval_keys())
+    return f"--source-models {' '.join(input.source_models)} --source-model-runs '{runs}'"
 
 
 def recomposed_report_options(wildcards, input):
@@ -620,6 +629,21 @@ def sweep_run_keys():
     ]
 
 
+EVALUATED = config["evaluate"]["datasets"]  # test-only datasets every pretrained model is evaluated on
+
+
+def source_model_eval_keys():
+    """(ds, variant, seed) of every pretrained model on every test-only dataset."""
+    return [{"ds": ds, **key} for ds in EVALUATED for key in pretrain_run_keys()]
+
+
+def source_model_eval_files():
+    return [
+        P("source_model_eval", ds=k["ds"], variant=k["variant"], seed=k["seed"])
+        for k in source_model_eval_keys()
+    ]
+
+
 def b_scene_datasets():
     return [SOURCE, *TARGETS]
 
@@ -666,6 +690,7 @@ def all_targets():
         targets.append(P.report("md"))
     else:
         targets += bias_files() + recomposed_measure_files() + recomposed_sheet_dirs()
+        targets += source_model_eval_files()
     return targets
 
 

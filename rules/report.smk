@@ -11,6 +11,7 @@ rule report:
         frames=[P("frames_report", ds=ds) for ds in config["datasets"]],
         recomposed=recomposed_measure_files(),
         recomposed_sheets=recomposed_sheet_dirs(),
+        source_models=source_model_eval_files(),
     output:
         **recomposed_report_outputs(),
         md=report(
@@ -45,6 +46,7 @@ rule report:
         b_scene_runs=json.dumps([{"ds": ds} for ds in b_scene_datasets()]),
         sheet_runs=json.dumps(sheet_run_keys()),
         recomposed=recomposed_report_options,
+        source_models=source_model_options,
         # The left-out table reads each dataset's stage reports under the results folder (a local rule).
         results=lambda wc: RESULTS,
         datasets=list(config["datasets"]),
@@ -59,6 +61,7 @@ rule report:
         " --logs {input.logs} --log-runs {params.bias_runs:q} --order {params.order}"
         " --targets {params.targets} {params.published}"
         " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q} {params.recomposed}"
+        " {params.source_models}"
         " --results {params.results} --left-out {params.datasets}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 

@@ -80,6 +80,10 @@ LAYOUT: dict[str, tuple[str, str]] = {
     # Measures and the report (files inside: REPORT_FILES).
     "bias": ("{src}/bias/{variant}/seed{seed}.json", "bias measures of one pretrained model"),
     "b_scene": ("{ds}/bias/b_scene.json", "B_scene of a dataset: how well its scene features predict its actions"),
+    "source_model_eval": (
+        "{ds}/source_models/{variant}/seed{seed}.json",
+        "a pretrained model evaluated as it is on a test-only dataset (evaluate.datasets), on the shared classes",
+    ),
     # Recomposed test sets of a dataset (scenebias.recompose) and their measures.
     "recomposed_sets": ("{ds}/recomposed/sets", "<set>/packs/<id>.zip: the recomposed test videos, one folder per set"),
     "recomposed_index": ("{ds}/recomposed/index.csv", "per recomposed video: a frame index (shard = sets/<set>)"),
@@ -140,6 +144,7 @@ REPORT_FILES: dict[str, tuple[str, str]] = {
     "bias_differences": ("bias_differences.csv", "bias measures paired to the baseline over seeds"),
     "bias_plot": ("bias_measures.png", "the bias measures per variant"),
     "recomposed": ("recomposed.csv", "recomposed-set measures per dataset and variant (mean ± std, paired Δ)"),
+    "source_models": ("source_models.csv", "pretrained models on test-only datasets, per run (evaluate.datasets)"),
     "agreement": (
         "recomposed_agreement.csv",
         "synthetic world: per pretraining run, action-swap accuracy beside the true bias-conflicting accuracy",
@@ -166,6 +171,7 @@ JOBS: dict[str, str] = {
     "finetune": "finetune/{tgt}/{init}/split{split}/seed{seed}",
     "bias_measures": "bias/{src}/{variant}/seed{seed}",
     "b_scene": "bias/b_scene_{ds}",
+    "evaluate_pretrained": "evaluate/{ds}/{variant}/seed{seed}",
     "recompose": "recompose/{ds}",
     "recomposed_measures": "recompose/{ds}_measures",
     "recomposed_sheets": "sheets/{ds}/recomposed",

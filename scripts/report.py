@@ -19,6 +19,8 @@ from scenebias.recompose.report import (
     recomposed_summary,
     recomposed_table,
     sheets_links,
+    source_models_markdown,
+    source_models_table,
 )
 from scenebias.report import (
     PUBLISHED_HMDB51_ABLATION,
@@ -48,6 +50,12 @@ the background of a video B of another class; scored against the person's action
 names B's action instead; ↓), SCUBA (the person over another video's still background), SCUFO (each window of the
 SCUBA video frozen on its first frame; ↓) and contrasted (right on SCUBA and wrong on SCUFO). Mean ± std over runs
 (n); Δ = paired difference to the baseline over the (split, seed) pairs both have, with its 95 % t interval.
+"""
+
+SOURCE_MODEL_NOTES = """
+Each pretrained model as it is, on a test-only dataset's videos of the classes it shares with the source (matched by
+name through the dataset kind's class map; README "Mimetics"): top-1 among the shared classes, and among all of the
+model's classes. Mean ± std over seeds (n); Δ = paired difference to the baseline with its 95 % t interval.
 """
 
 AGREEMENT_NOTES = """
@@ -118,6 +126,9 @@ def main() -> None:
     parser.add_argument("--recomposed", nargs="*", type=Path, default=[], help="recomposed measures.csv per dataset")
     parser.add_argument("--recomposed-runs", type=json.loads, default=[], help="JSON list of {ds, role}")
     parser.add_argument("--recomposed-sheets", nargs="*", type=Path, default=[], help="their contact-sheet folders")
+    parser.add_argument("--source-models", nargs="*", type=Path, default=[],
+                        help="pretrained models on test-only datasets: one JSON per run")  # fmt: skip
+    parser.add_argument("--source-model-runs", type=json.loads, default=[], help="JSON list of {ds, variant, seed}")
     parser.add_argument("--results", type=Path, help="the results folder (videos left out per dataset)")
     parser.add_argument("--left-out", nargs="*", default=[], help="datasets whose left-out videos to table")
     parser.add_argument("--title", default="scenebias results")
@@ -148,6 +159,11 @@ def main() -> None:
     bias = bias_table(with_runs(args.bias, args.bias_runs, "--bias")) if args.bias else None
     if args.recomposed:
         parts += recomposed_parts(args, bias, out)
+    if args.source_models:
+        models = source_models_table(with_runs(args.source_models, args.source_model_runs, "--source-models"))
+        models.to_csv(report_file(out, "source_models"), index=False)
+        parts += ["## Pretrained models on test-only datasets: top-1 (%), no fine-tuning", SOURCE_MODEL_NOTES.strip(),
+                  source_models_markdown(models, args.order)]  # fmt: skip
     if args.bias:
         bias.to_csv(report_file(out, "bias"), index=False)
         bias_summary(bias).to_csv(report_file(out, "bias_summary"), index=False)

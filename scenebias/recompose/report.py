@@ -158,3 +158,42 @@ def sheets_links(dirs: list[tuple[Path, dict]], out_dir: Path) -> str:
         links = [f"[{p.name.removesuffix('_sheet.png')}]({os.path.relpath(p, out_dir)})" for p in sheets]
         lines.append(f"| {run['ds']} | {', '.join(links) or '–'} |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Source models on test-only datasets (evaluate.datasets, e.g. Mimetics): scene-free clips of the source's classes
+
+
+def source_models_table(files: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """One row per (dataset, pretrained model): (JSON, {ds, variant, seed}) pairs."""
+    import json
+
+    rows = []
+    for path, run in files:
+        record = json.loads(Path(path).read_text())
+        rows.append({"dataset": run["ds"], "variant": run["variant"], "seed": int(run["seed"]),
+                     "shared_top1": record["shared_top1"], "all_classes_top1": record["all_classes_top1"],
+                     "shared_classes": len(record["shared_classes"]), "n_videos": record["n_videos"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def source_models_markdown(table: pd.DataFrame, order: list[str], baseline: str = "baseline") -> str:
+    """Per variant and dataset: top-1 on the shared classes, mean ± std over seeds (n), Δ to the baseline paired
+    by seed with its 95 % interval; and top-1 over all the model's classes."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    head = [f"{ds}: shared classes ({int(table[table['dataset'] == ds]['shared_classes'].max())}) | {ds}: all classes"
+            for ds in datasets]  # fmt: skip
+    lines = ["| pretraining | " + " | ".join(head) + " |", "|---" * (2 * len(datasets) + 1) + "|"]
+    for variant in [v for v in order if v in set(table["variant"])]:
+        cells = []
+        for ds in datasets:
+            group = table[(table["dataset"] == ds) & (table["variant"] == variant)]
+            cell = fmt(*mean_std(group["shared_top1"].tolist()))
+            base = table[(table["dataset"] == ds) & (table["variant"] == baseline)]
+            if variant != baseline and len(base):
+                paired = group.merge(base, on="seed", suffixes=("", "_base"))
+                mean, _, low, high, n = paired_interval((paired["shared_top1"] - paired["shared_top1_base"]).tolist())
+                cell += "; " + fmt_difference(mean, low, high, n)
+            cells += [cell, fmt(*mean_std(group["all_classes_top1"].tolist()))]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
