@@ -17,10 +17,10 @@ from scenebias.recompose import SETS, TRUTH_SETS
 from scenebias.recompose.build import RecomposeSettings, Source, build_sets, write_outputs
 from scenebias.recompose.compose import (
     actor_only,
-    camera_motion,
     coverage,
     dilate,
     encode_jpeg,
+    masked_median,
     paste_actor,
     remove_actor,
 )
@@ -116,11 +116,21 @@ def test_a_moving_camera_gets_the_frame_mean():
     frames = panning_video()
     masks = np.zeros(frames.shape[:3], bool)
     masks[:, 40:70, 50:60] = True
-    assert camera_motion(frames, masks, 32) > 10
     background = remove_actor(frames, masks, still_threshold=10, max_frames=32)
-    assert background.method == "mean" and background.still is None
+    assert background.method == "mean" and background.still is None and background.motion > 10
     mean0 = frames[0][~masks[0]].reshape(-1, 3).mean(0)
     assert np.abs(background.frames[0, 45, 55].astype(float) - mean0).max() <= 0.5
+
+
+def test_masked_median_skips_covered_pixels():
+    frames = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (10, 20, 30, 200)])
+    masks = np.zeros((4, 2, 2), bool)
+    masks[3] = True  # the 200 frame is covered everywhere: the median of 10, 20, 30
+    masks[:, 0, 0] = True  # never free
+    masks[2, 1, 1] = True  # free in 10, 20: their mean
+    median, never = masked_median(frames, masks)
+    assert never.tolist() == [[True, False], [False, False]]
+    assert median[0, 1].tolist() == [20] * 3 and median[1, 1].tolist() == [15] * 3
 
 
 def test_actor_only_swap_and_still_background():

@@ -39,41 +39,46 @@ class Background:
     still: np.ndarray | None
 
 
-def masked_median(frames: np.ndarray, masks: np.ndarray, max_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel the median colour over the (at most max_frames, evenly spaced) frames where it is not covered,
-    and where no frame shows it free (H, W)."""
-    pick = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_frames)).round().astype(int))
-    values = frames[pick].astype(np.float32)
-    free = ~masks[pick]
-    values[~free] = np.nan
-    with np.errstate(all="ignore"):
-        import warnings
+def sample_frames(n: int, max_frames: int) -> np.ndarray:
+    """At most max_frames evenly spaced frame indices of n."""
+    return np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels: never free, handled below
-            median = np.nanmedian(values, axis=0)
-    never = ~free.any(0)
-    return np.nan_to_num(median, nan=0.0), never
+
+def masked_median(frames: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel the median colour (H, W, 3) over the frames where it is not covered, and where no frame shows it
+    free (H, W). One sort of uint16 values, the covered ones pushed past 255 to the end."""
+    free = ~masks
+    values = np.where(free[..., None], frames.astype(np.uint16), np.uint16(65535))
+    values.sort(axis=0)
+    count = free.sum(0)
+    low = np.clip((count - 1) // 2, 0, None)[None, :, :, None]
+    high = np.clip(count // 2, 0, len(frames) - 1)[None, :, :, None]
+    median = (np.take_along_axis(values, low, 0)[0].astype(np.float32) + np.take_along_axis(values, high, 0)[0]) / 2
+    never = count == 0
+    median[never] = 0.0
+    return median, never
 
 
 def frame_means(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Per frame the mean colour of its pixels outside the actor (of the whole frame where the actor fills it)."""
     out = np.empty((len(frames), 3), np.float32)
     for t, (frame, mask) in enumerate(zip(frames, masks, strict=True)):
-        pixels = frame[~mask] if (~mask).any() else frame.reshape(-1, 3)
-        out[t] = pixels.reshape(-1, 3).mean(0)
+        free = (~mask).astype(np.uint8)
+        out[t] = cv2.mean(np.ascontiguousarray(frame), mask=free if free.any() else None)[:3]
     return out
 
 
-def camera_motion(frames: np.ndarray, masks: np.ndarray, max_frames: int) -> float:
+def camera_motion(frames: np.ndarray, masks: np.ndarray, median: np.ndarray, never: np.ndarray) -> float:
     """The median over frames of the mean absolute difference (0-255, over channels and actor-free pixels) between
-    a frame and the temporal median of all frames: near the noise level for a still camera, large when it moves."""
-    pick = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_frames)).round().astype(int))
-    sample, free = frames[pick].astype(np.float32), ~masks[pick]
-    if len(sample) < 2:
+    a frame and the temporal median: near the noise level for a still camera, large when it moves."""
+    if len(frames) < 2:
         return float("inf")  # one frame: no evidence of a still camera
-    median = np.median(sample, axis=0)
-    diffs = [np.abs(f - median)[m].mean() for f, m in zip(sample, free, strict=True) if m.any()]
+    reference = np.round(median).astype(np.uint8)
+    diffs = []
+    for frame, mask in zip(frames, masks, strict=True):
+        free = (~mask & ~never).astype(np.uint8)
+        if free.any():
+            diffs.append(float(np.mean(cv2.mean(cv2.absdiff(np.ascontiguousarray(frame), reference), mask=free)[:3])))
     return float(np.median(diffs)) if diffs else float("inf")
 
 
@@ -81,17 +86,18 @@ def remove_actor(frames: np.ndarray, masks: np.ndarray, still_threshold: float, 
     """The background-only video: the actor's pixels filled from the temporal median where the camera is still,
     else with the frame's mean colour."""
     means = frame_means(frames, masks)
-    motion = camera_motion(frames, masks, max_frames)
-    fill = np.broadcast_to(means[:, None, None, :], frames.shape).astype(np.float32)
-    unseen, still = 1.0, None
+    pick = sample_frames(len(frames), max_frames)
+    median, never = masked_median(frames[pick], masks[pick])
+    motion = camera_motion(frames[pick], masks[pick], median, never)
     method = "median" if motion <= still_threshold else "mean"
+    fill = np.broadcast_to(np.round(means)[:, None, None, :].astype(np.uint8), frames.shape)
+    unseen, still = 1.0, None
     if method == "median":
-        median, never = masked_median(frames, masks, max_frames)
-        fill = np.where(never[None, :, :, None], fill, median[None])
+        fill = np.where(never[None, :, :, None], fill, np.round(median).astype(np.uint8)[None])
         actor = masks.sum()
         unseen = float((masks & never[None]).sum() / actor) if actor else 0.0
         still = np.where(never[:, :, None], means.mean(0), median).round().clip(0, 255).astype(np.uint8)
-    out = np.where(masks[..., None], fill.round().clip(0, 255).astype(np.uint8), frames)
+    out = np.where(masks[..., None], fill, frames)
     return Background(out, method, motion, unseen, still)
 
 
