@@ -52,7 +52,7 @@ class RecomposeSettings:
 
     max_videos: int = 300  # per split and dataset; 0 = no recomposed sets
     coverage: tuple[float, float] = (0.05, 0.5)
-    dilate_px: int = 1
+    dilate_px: int = 0
     still_threshold: float = 10.0
     median_frames: int = 32
     jpeg_quality: int = 95
