@@ -1,4 +1,4 @@
-"""Mimetics (Weinzaepfel & Rogez, IJCV 2021): 713 clips of mimed actions of 50 Kinetics-400 classes, without the
+"""Mimetics (Weinzaepfel & Rogez, IJCV 2021): YouTube clips of mimed actions of 50 Kinetics-400 classes, without the
 scene or the objects: a test set for models trained on Kinetics (ReBias: a 3D ResNet at 54.5 % on Kinetics falls
 to 18.9 % on Mimetics).
 
