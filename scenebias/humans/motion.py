@@ -35,20 +35,18 @@ class MotionSettings:
     max_area: float = 0.95  # boxes covering more of the frame are dropped by the stage (scenebias.humans.stage)
 
 
-def foreground(frames: np.ndarray, settings: MotionSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boolean foreground (T, H, W) for the boxes (dilated), the per-pixel difference strength, and the pixels that
-    moved (before the dilation: the person masks), from uint8 frames (T, H, W, 3)."""
+def foreground(frames: np.ndarray, settings: MotionSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean foreground (T, H, W) and the per-pixel difference strength, from uint8 frames (T, H, W, 3)."""
     x = frames.astype(np.float32) / 255.0
     background = np.median(x, axis=0, keepdims=True)
     diff = np.abs(x - background).max(-1)
-    moved = diff > settings.diff_threshold
+    fg = diff > settings.diff_threshold
     structure = np.ones((1, 3, 3), bool)
     if settings.open_px:
-        moved = ndimage.binary_opening(moved, structure=structure, iterations=settings.open_px)
-    fg = moved
+        fg = ndimage.binary_opening(fg, structure=structure, iterations=settings.open_px)
     if settings.dilate_px:
-        fg = ndimage.binary_dilation(moved, structure=structure, iterations=settings.dilate_px)
-    return fg, diff, moved
+        fg = ndimage.binary_dilation(fg, structure=structure, iterations=settings.dilate_px)
+    return fg, diff
 
 
 def motion_boxes(frames: np.ndarray, settings: MotionSettings) -> list[np.ndarray]:
@@ -57,13 +55,11 @@ def motion_boxes(frames: np.ndarray, settings: MotionSettings) -> list[np.ndarra
 
 
 def motion_instances(frames: np.ndarray, settings: MotionSettings) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per frame: the (M, 5) boxes and each box's person mask (M, H, W): the pixels of its component that moved.
-    The boxes are drawn around the dilated foreground; the masks leave the dilation out, which on noisy frames
-    would grow every stray pixel into a blob of scene (README "Recomposed test sets": mask IoU before and after)."""
+    """Per frame: the (M, 5) boxes and the (M, H, W) foreground pixels of each box's component (its person mask)."""
     t, h, w = frames.shape[:3]
     if t < 2:  # a single frame has no motion to see
         return [empty_boxes() for _ in range(t)], [np.zeros((0, h, w), bool) for _ in range(t)]
-    fg, diff, moved = foreground(frames, settings)
+    fg, diff = foreground(frames, settings)
     strength = np.clip(diff / (2 * settings.diff_threshold), 0.5, 1.0)
     min_pixels = max(1, int(round(settings.min_area * h * w)))
     out, instances = [], []
@@ -93,7 +89,7 @@ def motion_instances(frames: np.ndarray, settings: MotionSettings) -> tuple[list
                     score,
                 ]
             )
-            masks.append((labels == index) & moved[i])
+            masks.append(labels == index)
         out.append(np.array(boxes, np.float32).reshape(-1, 5))
         instances.append(np.array(masks, bool).reshape(-1, h, w))
     return out, instances
