@@ -576,7 +576,9 @@ def source_model_options(wildcards, input):
     if not EVALUATED:
         return ""
     runs = json.dumps(source_model_eval_keys())
-    return f"--source-models {' '.join(input.source_models)} --source-model-runs '{runs}'"
+    return (
+        f"--source-models {' '.join(input.source_models)} --source-model-runs '{runs}'"
+    )
 
 
 def recomposed_report_options(wildcards, input):
@@ -629,7 +631,8 @@ def sweep_run_keys():
     ]
 
 
-EVALUATED = config["evaluate"]["datasets"]  # test-only datasets every pretrained model is evaluated on
+# Test-only datasets every pretrained model is evaluated on.
+EVALUATED = config["evaluate"]["datasets"]
 
 
 def source_model_eval_keys():
