@@ -562,7 +562,7 @@ def recomposed_sheet_dirs():
 def recomposed_report_outputs():
     """The report's recomposed-set tables: recomposed.csv, and the agreement with the ground truth when the
     source is rendered."""
-    outputs = {"source_models": P.report("source_models")} if EVALUATED else {}
+    outputs = {"test_only": P.report("test_only")} if EVALUATED else {}
     if not RECOMPOSED:
         return outputs
     outputs["recomposed"] = P.report("recomposed")

@@ -81,7 +81,7 @@ LAYOUT: dict[str, tuple[str, str]] = {
     "bias": ("{src}/bias/{variant}/seed{seed}.json", "bias measures of one pretrained model"),
     "b_scene": ("{ds}/bias/b_scene.json", "B_scene of a dataset: how well its scene features predict its actions"),
     "source_model_eval": (
-        "{ds}/source_models/{variant}/seed{seed}.json",
+        "{ds}/evaluated/{variant}/seed{seed}.json",
         "a pretrained model evaluated as it is on a test-only dataset (evaluate.datasets), on the shared classes",
     ),
     # Recomposed test sets of a dataset (scenebias.recompose) and their measures.
@@ -144,7 +144,7 @@ REPORT_FILES: dict[str, tuple[str, str]] = {
     "bias_differences": ("bias_differences.csv", "bias measures paired to the baseline over seeds"),
     "bias_plot": ("bias_measures.png", "the bias measures per variant"),
     "recomposed": ("recomposed.csv", "recomposed-set measures per dataset and variant (mean ± std, paired Δ)"),
-    "source_models": ("source_models.csv", "pretrained models on test-only datasets, per run (evaluate.datasets)"),
+    "test_only": ("test_only_datasets.csv", "pretrained models on test-only datasets, per run (evaluate.datasets)"),
     "agreement": (
         "recomposed_agreement.csv",
         "synthetic world: per pretraining run, action-swap accuracy beside the true bias-conflicting accuracy",

@@ -161,7 +161,7 @@ def main() -> None:
         parts += recomposed_parts(args, bias, out)
     if args.source_models:
         models = source_models_table(with_runs(args.source_models, args.source_model_runs, "--source-models"))
-        models.to_csv(report_file(out, "source_models"), index=False)
+        models.to_csv(report_file(out, "test_only"), index=False)
         parts += ["## Pretrained models on test-only datasets: top-1 (%), no fine-tuning", SOURCE_MODEL_NOTES.strip(),
                   source_models_markdown(models, args.order)]  # fmt: skip
     if args.bias:

@@ -278,7 +278,7 @@ def test_tiny_paper_run_through_the_report(paper_checkout, venv_env):
     check_recomposed(root / "results-tiny", md, "torchvision")
     # Mimetics (the shipped overlay): each pretrained model on the mimed clips of the classes it shares with the
     # source (the fixture's "playing guitar"; its archery and brushing teeth are not in this tiny source)
-    models = __import__("pandas").read_csv(out / "source_models.csv")
+    models = __import__("pandas").read_csv(out / "test_only_datasets.csv")
     assert len(models) == 4 and set(models["dataset"]) == {"mimetics"} and (models["shared_classes"] == 1).all()
     assert (models["n_videos"] == 1).all() and models["shared_top1"].eq(1.0).all()  # one class: always right
     assert "## Pretrained models on test-only datasets" in md and "mimetics: shared classes (1)" in md
