@@ -63,6 +63,10 @@ def test_shipped_configs_are_valid():
         (lambda c: c.update(sweep={"p_bias": [1.2]}), "sweep.p_bias.0"),
         (lambda c: c.update(sheets={"videos": 0}), "sheets.videos"),
         (lambda c: c.update(sheets={"rows": 4}), "sheets"),
+        (lambda c: c.update(recompose={"coverage": [0.5, 0.05]}), "recompose.coverage"),
+        (lambda c: c.update(recompose={"max_videos": -1}), "recompose.max_videos"),
+        (lambda c: c.update(evaluate={"datasets": ["mimetics"]}), "evaluate.datasets"),  # not a dataset of the run
+        (lambda c: c.update(evaluate={"datasets": ["fine"]}), "evaluate.datasets"),  # a target, not test-only
     ],
 )
 def test_bad_config_names_the_key(edit, key):
