@@ -278,3 +278,18 @@ def test_recomposed_sheets(recomposed, tiny_source, tmp_path):
     assert record["grid"]["rows"] == 3 and record["grid"]["cols"] == 4
     assert all(row["what"].startswith("B: ") for row in record["rows"])
     assert (tmp_path / "action_swap_sheet.png").stat().st_size > 1000
+
+
+def test_a_backend_without_masks_recomposes_from_its_boxes(tiny_source, tmp_path):
+    """Faster R-CNN gives boxes only: the sets are made from the boxes (score >= threshold) and say so."""
+    from scenebias.humans.boxes import box_mask, load_boxes
+
+    result = build_sets(tiny_source["manifest"], tiny_source["frames"], [1], Source([], tiny_source["boxes"], 0.3),
+                        RecomposeSettings(max_videos=4), tmp_path, 444)  # fmt: skip
+    assert result["record"]["masks"] == "boxes (the backend gives no masks)" and result["record"]["counts"]["chosen"]
+    row = result["videos"].iloc[0]
+    boxes = load_boxes(tiny_source["boxes"], [row["video_id"]])[row["video_id"]].frames
+    actor = read_frames(tmp_path / "sets" / "actor_only" / "packs" / row["pack"]).astype(int)
+    outside = ~box_mask(boxes[0], 0.3, 32, 32)
+    mean = np.array(result["record"]["dataset_mean_rgb"])
+    assert np.abs(actor[0] - mean)[outside].mean() < 3  # outside the boxes: the dataset's mean colour

@@ -190,6 +190,16 @@ def union_box(boxes: np.ndarray) -> np.ndarray:
     return np.array([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()])
 
 
+def box_mask(boxes: np.ndarray, threshold: float, h: int, w: int) -> np.ndarray:
+    """The (h, w) pixels inside a frame's boxes of score >= threshold (edges rounded outwards, clipped)."""
+    inside = np.zeros((h, w), bool)
+    for x1, y1, x2, y2, score in boxes:
+        if score >= threshold:
+            ya, yb = int(max(0, np.floor(y1))), int(np.clip(np.ceil(y2), 0, h))
+            inside[ya:yb, int(max(0, np.floor(x1))) : int(np.clip(np.ceil(x2), 0, w))] = True
+    return inside
+
+
 def actor_coverage(
     boxes: list[np.ndarray], masks: np.ndarray, threshold: float = PAPER_SCORE_THRESHOLD
 ) -> tuple[int, int, list[float]]:
@@ -203,10 +213,7 @@ def actor_coverage(
         if not mask.any():
             continue
         keep = frame_boxes[frame_boxes[:, 4] >= threshold] if len(frame_boxes) else frame_boxes
-        inside = np.zeros((h, w), bool)
-        for x1, y1, x2, y2, _ in keep:
-            ya, yb = int(max(0, np.floor(y1))), int(np.clip(np.ceil(y2), 0, h))
-            inside[ya:yb, int(max(0, np.floor(x1))) : int(np.clip(np.ceil(x2), 0, w))] = True
+        inside = box_mask(keep, threshold, h, w)
         covered += int((inside & mask).sum())
         total += int(mask.sum())
         ys, xs = np.nonzero(mask)

@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from scenebias.framepack import read_frames, write_pack
-from scenebias.humans.boxes import load_boxes
+from scenebias.humans.boxes import box_mask, load_boxes
 from scenebias.humans.masks import load_masks
 from scenebias.paths import shard_pack
 from scenebias.recompose import SETS, TRUTH_SETS
@@ -77,14 +77,7 @@ class Source:
         out = {}
         for vid, video in load_boxes(self.boxes, video_ids).items():
             w, h = sizes[vid]
-            masks = np.zeros((len(video.frames), h, w), bool)
-            for t, frame_boxes in enumerate(video.frames):
-                for x1, y1, x2, y2, score in frame_boxes:
-                    if score >= self.threshold:
-                        masks[
-                            t, int(max(0, y1)) : int(np.ceil(min(h, y2))), int(max(0, x1)) : int(np.ceil(min(w, x2)))
-                        ] = True
-            out[vid] = masks
+            out[vid] = np.stack([box_mask(b, self.threshold, h, w) for b in video.frames]).reshape(-1, h, w)
         return out
 
 
