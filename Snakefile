@@ -63,6 +63,7 @@ include: "rules/humans.smk"
 include: "rules/scene.smk"
 include: "rules/train.smk"
 include: "rules/bias.smk"
+include: "rules/recompose.smk"
 include: "rules/sheets.smk"
 include: "rules/report.smk"
 

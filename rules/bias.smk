@@ -58,3 +58,34 @@ rule b_scene:
         "python {params.script} {input.features} --key {params.key}"
         " --manifest {input.manifest} --seed {params.seed} --out {output.b_scene}"
         " --hparams {output.hparams} > {log} 2>&1"
+
+
+# Every pretrained model evaluated as it is on each test-only dataset (evaluate.datasets, e.g. Mimetics), on the
+# classes it shares with the source.
+rule evaluate_pretrained:
+    input:
+        model=P.run("pretrain_run", "model", src=SOURCE),
+        manifest=manifest_file(),
+        frames=P("frame_index"),
+        source=manifest_file(SOURCE),
+    output:
+        eval=P("source_model_eval"),
+        hparams=sidecar(P("source_model_eval")),
+    log:
+        P.log("evaluate_pretrained"),
+    benchmark:
+        P.benchmark("evaluate_pretrained")
+    conda:
+        "../envs/torch.yaml"
+    threads: config["compute"]["threads"]
+    resources:
+        **gpu_resources(gpus_of()),
+    params:
+        script=script("evaluate"),
+        manifests=lambda wc: [manifest_version()(wc), manifest_version(ds=SOURCE)(wc)],
+        kind=lambda wc: DATASETS[wc.ds]["kind"],
+        batch_size=config["bias"]["batch_size"],
+    shell:
+        "python {params.script} --model {input.model} --manifest {input.manifest} --frames {input.frames}"
+        " --source-manifest {input.source} --kind {params.kind} --batch-size {params.batch_size}"
+        " --threads {threads} --out {output.eval} --hparams {output.hparams} > {log} 2>&1"

@@ -512,6 +512,30 @@ def agreement_box_inputs(wildcards):
     )
 
 
+# Whether the chosen box backend, with its settings, also writes person masks (its registry record says).
+HUMAN_MASKS = BACKEND["humans"][1].masks(BACKEND["humans"][2])
+
+
+def box_mask_outputs():
+    """The human-box job's person masks file, when its backend gives masks."""
+    return {"masks": P("shard_masks")} if HUMAN_MASKS else {}
+
+
+def box_mask_options(wildcards, output):
+    """`--masks FILE --mask-threshold X` for a backend that gives masks: a frame's mask is the union of the
+    persons scoring at least humans.score_threshold."""
+    if not HUMAN_MASKS:
+        return ""
+    return (
+        f"--masks {output.masks} --mask-threshold {config['humans']['score_threshold']}"
+    )
+
+
+def shard_mask_files():
+    """Input function: every shard's person masks of a dataset (none when the backend gives no masks)."""
+    return per_shard("shard_masks") if HUMAN_MASKS else []
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Scene labels (rules/scene.smk): k-means features and clusters, or the Places365 classifier.
 
@@ -615,6 +639,123 @@ def b_scene_features(wildcards):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Recomposed test sets (rules/recompose.smk): the source and every target, each measured with its own models.
+
+RECOMPOSED = [SOURCE, *TARGETS] if config["recompose"]["max_videos"] > 0 else []
+
+
+def recompose_splits(ds):
+    """The splits whose test videos are recomposed: the source's pretraining split, a target's fine-tuning
+    splits."""
+    if ds == SOURCE:
+        return [config["pretrain"]["split"]]
+    return config["finetune"]["targets"][ds]["splits"]
+
+
+def truth_files(*files):
+    """Input function: the named files of a rendered dataset's world (its ground truth); none for others."""
+
+    def inputs(wildcards):
+        ds = wildcards.ds
+        return [P.world(file, ds=ds) for file in files] if is_rendered(ds) else []
+
+    return inputs
+
+
+def files_option(flag, key):
+    """A params function: `flag <files>` for a named input holding a list of files, nothing when it is empty."""
+
+    def option(wildcards, input):
+        files = input.get(key, [])
+        files = [files] if isinstance(files, str) else list(files)
+        return f"{flag} {' '.join(files)}" if files else ""
+
+    return option
+
+
+def recompose_source(wildcards, input):
+    """Where the actor comes from: `--masks <shards>`, or `--boxes <file> --score-threshold X` from a backend
+    without masks."""
+    if HUMAN_MASKS:
+        return files_option("--masks", "masks")(wildcards, input)
+    return f"--boxes {input.get('boxes')} --score-threshold {config['humans']['score_threshold']}"
+
+
+def recomposed_runs(ds):
+    """(model file, run) of every model measured on a dataset's recomposed sets: the pretrained models on the
+    source, the fine-tuned ones (scratch included) on a target. run = {model, split, seed}.
+    """
+    if ds == SOURCE:
+        split = config["pretrain"]["split"]
+        return [
+            (
+                P.run("pretrain_run", "model", **key),
+                {"model": key["variant"], "split": split, "seed": key["seed"]},
+            )
+            for key in pretrain_run_keys()
+        ]
+    return [
+        (
+            P.run("finetune_run", "model", **key),
+            {"model": key["init"], "split": key["split"], "seed": key["seed"]},
+        )
+        for key in finetune_run_keys()
+        if key["tgt"] == ds
+    ]
+
+
+def recomposed_models(wildcards):
+    return [path for path, _ in recomposed_runs(wildcards.ds)]
+
+
+def recomposed_measure_files():
+    return [P("recomposed_measures", ds=ds) for ds in RECOMPOSED]
+
+
+def recomposed_report_runs():
+    return [
+        {"ds": ds, "role": "source" if ds == SOURCE else "target"} for ds in RECOMPOSED
+    ]
+
+
+def recomposed_sheet_dirs():
+    return [P("recomposed_sheets", ds=ds) for ds in RECOMPOSED]
+
+
+def recomposed_report_outputs():
+    """The report's recomposed-set tables: recomposed.csv, and the agreement with the ground truth when the
+    source is rendered."""
+    outputs = {"test_only": P.report("test_only")} if EVALUATED else {}
+    if not RECOMPOSED:
+        return outputs
+    outputs["recomposed"] = P.report("recomposed")
+    if is_rendered(SOURCE):
+        outputs["swap_agreement"] = P.report("swap_agreement")
+    return outputs
+
+
+def source_model_options(wildcards, input):
+    """The report's arguments for the pretrained models on test-only datasets, with their runs, aligned."""
+    if not EVALUATED:
+        return ""
+    runs = json.dumps(source_model_eval_keys())
+    return (
+        f"--source-models {' '.join(input.source_models)} --source-model-runs '{runs}'"
+    )
+
+
+def recomposed_report_options(wildcards, input):
+    """The report's recomposed-set arguments: the measures and sheet folders with their datasets, aligned."""
+    if not RECOMPOSED:
+        return ""
+    runs = json.dumps(recomposed_report_runs())
+    return (
+        f"--recomposed {' '.join(input.recomposed)} --recomposed-runs '{runs}'"
+        f" --recomposed-sheets {' '.join(input.recomposed_sheets)}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The report (rules/report.smk): every file with the run it belongs to, aligned, so nothing parses paths.
 
 
@@ -650,6 +791,22 @@ def sweep_run_keys():
         {"src": ds, "variant": variant, "seed": seed}
         for ds, variant, seed in sweep_pretrain_runs(config)
         if variant in sweep_variants(config)
+    ]
+
+
+# Test-only datasets every pretrained model is evaluated on.
+EVALUATED = config["evaluate"]["datasets"]
+
+
+def source_model_eval_keys():
+    """(ds, variant, seed) of every pretrained model on every test-only dataset."""
+    return [{"ds": ds, **key} for ds in EVALUATED for key in pretrain_run_keys()]
+
+
+def source_model_eval_files():
+    return [
+        P("source_model_eval", ds=k["ds"], variant=k["variant"], seed=k["seed"])
+        for k in source_model_eval_keys()
     ]
 
 
@@ -735,7 +892,8 @@ def all_targets():
     if TARGETS:
         targets.append(P.report("md"))
     else:
-        targets += bias_files()
+        targets += bias_files() + recomposed_measure_files() + recomposed_sheet_dirs()
+        targets += source_model_eval_files()
     return targets
 
 

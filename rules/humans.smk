@@ -6,6 +6,7 @@ rule human_boxes:
     input:
         unpack(human_box_inputs),
     output:
+        **box_mask_outputs(),
         boxes=P("shard_boxes"),
         hparams=sidecar(P("shard_boxes")),
     log:
@@ -23,15 +24,17 @@ rule human_boxes:
         settings=backend_settings("humans"),
         delegate=delegate_option("humans"),
         files=backend_flags("humans"),
+        masks=box_mask_options,
     shell:
         "python {params.script} --index {input.index} --packs {input.packs}"
         " --backend {params.backend} --stride {params.stride} --settings {params.settings:q}"
-        " {params.delegate} {params.files} --out {output.boxes} --hparams {output.hparams} > {log} 2>&1"
+        " {params.delegate} {params.files} --out {output.boxes} {params.masks} --hparams {output.hparams} > {log} 2>&1"
 
 
 rule merge_human_boxes:
     input:
-        per_shard("shard_boxes"),
+        shards=per_shard("shard_boxes"),
+        masks=shard_mask_files(),
     output:
         boxes=P("boxes"),
         quality=P("boxes_quality"),
@@ -49,10 +52,11 @@ rule merge_human_boxes:
         threshold=config["humans"]["score_threshold"],
         valid_ratio=config["humans"]["valid_ratio"],
         truth=truth_option("--truth-dir"),
+        masks=files_option("--masks", "masks"),
     shell:
-        "python {params.script} {input} --out {output.boxes} --quality {output.quality}"
+        "python {params.script} {input.shards} --out {output.boxes} --quality {output.quality}"
         " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
-        " --backend {params.backend} {params.truth} --hparams {output.hparams} > {log} 2>&1"
+        " --backend {params.backend} {params.truth} {params.masks} --hparams {output.hparams} > {log} 2>&1"
 
 
 # The agreement report (humans.agreement names a second backend): that backend on the same shards of the
@@ -80,6 +84,7 @@ if AGREEMENT["humans"]:
             stride=config["humans"]["stride"],
             settings=backend_settings("humans", AGREEMENT["humans"]),
             delegate="",
+            masks="",
             files=backend_flags("humans", AGREEMENT["humans"]),
 
     rule boxes_agreement:

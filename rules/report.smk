@@ -14,7 +14,11 @@ rule report:
         agreement=agreement_files(),
         agreement_sheets=agreement_sheets(),
         boxes=[P("boxes_quality", ds=ds) for ds in config["datasets"]],
+        recomposed=recomposed_measure_files(),
+        recomposed_sheets=recomposed_sheet_dirs(),
+        source_models=source_model_eval_files(),
     output:
+        **recomposed_report_outputs(),
         md=report(
             P.report("md"), category="Results", labels={"table": "results (Markdown)"}
         ),
@@ -49,6 +53,8 @@ rule report:
         b_scene_runs=json.dumps([{"ds": ds} for ds in b_scene_datasets()]),
         sheet_runs=json.dumps(sheet_run_keys()),
         agreement_runs=json.dumps(agreement_run_keys()),
+        recomposed=recomposed_report_options,
+        source_models=source_model_options,
         # The left-out table reads each dataset's stage reports under the results folder (a local rule).
         results=lambda wc: RESULTS,
         datasets=list(config["datasets"]),
@@ -65,6 +71,7 @@ rule report:
         " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q}"
         " --agreement {input.agreement} --agreement-sheets {input.agreement_sheets}"
         " --agreement-runs {params.agreement_runs:q}"
+        " {params.recomposed} {params.source_models}"
         " --results {params.results} --left-out {params.datasets}"
         " --out-dir {params.out_dir} --hparams {output.hparams} > {log} 2>&1"
 

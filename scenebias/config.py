@@ -89,6 +89,7 @@ def _check_semantics(config: dict) -> None:
     world = config["world"]
     for key in ("scale", "speed", "speed_slow", "speed_fast"):
         _check_range(world[key], f"world.{key}")
+    _check_range(config["recompose"]["coverage"], "recompose.coverage")
     for name, target in world["targets"].items():
         if name == "source":
             raise ConfigError("config key 'world.targets.source': 'source' is reserved for the source dataset")
@@ -115,6 +116,11 @@ def _check_semantics(config: dict) -> None:
     for name in config["finetune"]["targets"]:
         if name not in config["datasets"]:
             raise ConfigError(f"config key 'finetune.targets.{name}': no dataset named {name!r}")
+    for name in config["evaluate"]["datasets"]:
+        if name not in config["datasets"]:
+            raise ConfigError(f"config key 'evaluate.datasets': no dataset named {name!r}")
+        if name == config["pretrain"]["dataset"] or name in config["finetune"]["targets"]:
+            raise ConfigError(f"config key 'evaluate.datasets': {name!r} is the source or a target, not test-only")
     for name, dataset in config["datasets"].items():
         rendered = dataset_kind(dataset).rendered
         if not rendered and not dataset.get("root"):

@@ -119,3 +119,43 @@ def write_evaluation(report: dict, table: pd.DataFrame, out: Path, predictions: 
     out.write_text(json.dumps(report, indent=1) + "\n")
     if predictions:
         table.to_csv(predictions, index=False)
+
+
+def class_names(manifest_csv: Path) -> list[str]:
+    """A dataset's class names in label order, from its manifest."""
+    manifest = pd.read_csv(manifest_csv, keep_default_na=False)
+    return manifest.drop_duplicates("label").sort_values("label")["label_name"].tolist()
+
+
+def evaluate_on_shared_classes(
+    model_path: Path, manifest_csv: Path, frames_csv: Path, source_manifest_csv: Path,
+    names: dict[str, str] | None = None, device: str = "cpu", batch_size: int = 64,
+) -> dict:  # fmt: skip
+    """A source model on another dataset's test videos, as it is (no fine-tuning), on the classes both share.
+
+    The dataset's class names are mapped to the source's through `names` (a dataset kind's class map, e.g. Mimetics
+    -> Kinetics; names it lacks stay as they are) and matched to the source's class names. Videos of classes the
+    source lacks are left out (counted). Top-1 is over the shared classes (the model's other outputs ignored), and
+    also over all the model's classes."""
+    net, record = load_model(model_path)
+    settings = TrainSettings.from_dict(record["settings"])
+    source = class_names(source_manifest_csv)
+    if len(source) != net.fc.out_features:
+        raise ValueError(f"{source_manifest_csv} names {len(source)} classes, the model has {net.fc.out_features}")
+    manifest = pd.read_csv(manifest_csv, keep_default_na=False).set_index("video_id")
+    mapped = manifest["label_name"].map(lambda n: (names or {}).get(n, n))
+    shared = sorted(set(mapped) & set(source))
+    videos = [v for v in load_videos(manifest_csv, frames_csv, 1, ["test"]) if mapped[v.video_id] in set(shared)]
+    out = {"model": str(model_path), "shared_classes": shared, "n_videos": len(videos),
+           "videos_left_out": int((manifest["split1"] == "test").sum()) - len(videos)}  # fmt: skip
+    if not videos:
+        return {**out, "shared_top1": None, "all_classes_top1": None, "per_class": {}}
+    pred = predict(net, videos, settings.clip_spec(), settings.mean, settings.std, device, batch_size=batch_size)
+    index = {name: i for i, name in enumerate(source)}
+    truth = np.array([index[mapped[v.video_id]] for v in videos])
+    columns = np.array([index[name] for name in shared])
+    guess = columns[pred["probs"][:, columns].argmax(1)]
+    per_class = {name: float((guess[truth == index[name]] == index[name]).mean()) for name in shared
+                 if (truth == index[name]).any()}  # fmt: skip
+    return {**out, "shared_top1": float((guess == truth).mean()),
+            "all_classes_top1": float((pred["probs"].argmax(1) == truth).mean()), "per_class": per_class}  # fmt: skip

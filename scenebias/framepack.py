@@ -21,14 +21,18 @@ def member_name(index: int) -> str:
     return f"{index:06d}.jpg"
 
 
-def write_pack(jpegs: Sequence[Path], dest: Path) -> None:
-    """Store the JPEG files, in order, as frames 0..n-1 of a pack at dest, atomically (temp name + rename)."""
+def write_pack(jpegs: Sequence[Path | bytes], dest: Path) -> None:
+    """Store the JPEGs (files, or encoded bytes), in order, as frames 0..n-1 of a pack at dest, atomically (temp
+    name + rename)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            for i, path in enumerate(jpegs):
-                zf.write(path, member_name(i))
+            for i, jpeg in enumerate(jpegs):
+                if isinstance(jpeg, bytes):
+                    zf.writestr(member_name(i), jpeg)
+                else:
+                    zf.write(jpeg, member_name(i))
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -47,6 +47,10 @@ LAYOUT: dict[str, tuple[str, str]] = {
         "{ds}/humans/{shard}.npz",
         "per-frame person boxes (x1, y1, x2, y2, score) of one shard; .hparams.json beside",
     ),
+    "shard_masks": (
+        "{ds}/humans/masks/{shard}.npz",
+        "per-frame person masks (bit-packed) of one shard, from box backends that give masks",
+    ),
     "boxes": ("{ds}/humans/boxes.npz", "all shards' boxes merged"),
     "boxes_quality": (
         "{ds}/humans/quality.json",
@@ -97,11 +101,32 @@ LAYOUT: dict[str, tuple[str, str]] = {
     # Measures and the report (files inside: REPORT_FILES).
     "bias": ("{src}/bias/{variant}/seed{seed}.json", "bias measures of one pretrained model"),
     "b_scene": ("{ds}/bias/b_scene.json", "B_scene of a dataset: how well its scene features predict its actions"),
+    "source_model_eval": (
+        "{ds}/evaluated/{variant}/seed{seed}.json",
+        "a pretrained model evaluated as it is on a test-only dataset (evaluate.datasets), on the shared classes",
+    ),
+    # Recomposed test sets of a dataset (scenebias.recompose) and their measures.
+    "recomposed_sets": ("{ds}/recomposed/sets", "<set>/packs/<id>.zip: the recomposed test videos, one folder per set"),
+    "recomposed_index": ("{ds}/recomposed/index.csv", "per recomposed video: a frame index (shard = sets/<set>)"),
+    "recomposed_manifest": (
+        "{ds}/recomposed/manifest.csv",
+        "per recomposed video: the source video's label; split<k> names the set",
+    ),
+    "recomposed_videos": (
+        "{ds}/recomposed/videos.csv",
+        "per chosen test video: coverage, background method, swap partner B, SCUBA background",
+    ),
+    "recomposed_record": ("{ds}/recomposed/record.json", "settings, counts left out, dataset mean, frames/s"),
+    "recomposed_measures": (
+        "{ds}/recomposed/measures.csv",
+        "per model measured on the dataset: accuracy on each set, swap → B rate, contrasted accuracy",
+    ),
     "report": ("report", "the tables and plots of the run (below)"),
     "sheet": (
         "report/{ds}/{sheet}_sheet",
         "contact sheets (.png and .json) of a dataset: sheet is boxes, scenes, boxes_agreement or scenes_agreement",
     ),
+    "recomposed_sheets": ("report/{ds}/recomposed", "<set>_sheet.png and .json: contact sheets of the recomposed sets"),
     # Job logs, Snakemake benchmarks and resumable training checkpoints (outside every job's outputs).
     "logs": ("logs", "one log per job: logs/<stage>/... (JOBS)"),
     "benchmarks": ("benchmarks", "Snakemake's run time and memory of every job: benchmarks/<stage>/....tsv"),
@@ -142,6 +167,12 @@ REPORT_FILES: dict[str, tuple[str, str]] = {
     "bias_summary": ("bias_summary.csv", "bias measures per variant (mean ± std over seeds)"),
     "bias_differences": ("bias_differences.csv", "bias measures paired to the baseline over seeds"),
     "bias_plot": ("bias_measures.png", "the bias measures per variant"),
+    "recomposed": ("recomposed.csv", "recomposed-set measures per dataset and variant (mean ± std, paired Δ)"),
+    "test_only": ("test_only_datasets.csv", "pretrained models on test-only datasets, per run (evaluate.datasets)"),
+    "swap_agreement": (
+        "recomposed_agreement.csv",
+        "synthetic world: per pretraining run, action-swap accuracy beside the true bias-conflicting accuracy",
+    ),
     "curves": ("training_curves.png", "the pretraining runs' training curves"),
     "sweep_csv": ("p_bias_sweep.csv", "the optional p_bias sweep (target p_bias_sweep)"),
     "sweep_md": ("p_bias_sweep.md", "the sweep's table"),
@@ -170,6 +201,10 @@ JOBS: dict[str, str] = {
     "finetune": "finetune/{tgt}/{init}/split{split}/seed{seed}",
     "bias_measures": "bias/{src}/{variant}/seed{seed}",
     "b_scene": "bias/b_scene_{ds}",
+    "evaluate_pretrained": "evaluate/{ds}/{variant}/seed{seed}",
+    "recompose": "recompose/{ds}",
+    "recomposed_measures": "recompose/{ds}_measures",
+    "recomposed_sheets": "sheets/{ds}/recomposed",
     "boxes_sheet": "sheets/{ds}/boxes",
     "scenes_sheet": "sheets/{ds}/scenes",
     "report": "report",

@@ -2,10 +2,12 @@
 """Evaluate a model on a dataset split with the paper's protocol: video and clip top-1, per class, confusion.
 
 The workflow's fine-tuning jobs evaluate their own model (scripts/train.py --eval-out); this script evaluates any
-model file, e.g. on another split or role.
+model file, e.g. on another split or role. With --source-manifest it evaluates a pretrained model on another
+dataset as it is, on the classes both share (rule evaluate_pretrained: the `evaluate.datasets`, e.g. Mimetics).
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
@@ -13,7 +15,7 @@ import torch
 
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.device import resolve_device
-from scenebias.evaluate import evaluate_saved_model, write_evaluation
+from scenebias.evaluate import evaluate_on_shared_classes, evaluate_saved_model, write_evaluation
 from scenebias.paths import sidecar
 
 
@@ -30,9 +32,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="eval.json")
     parser.add_argument("--predictions", type=Path, help="per-video predictions CSV")
     add_hparams_argument(parser)
+    parser.add_argument("--source-manifest", type=Path, help="the model's training manifest: evaluate on the classes "
+                        "this dataset shares with it")  # fmt: skip
+    parser.add_argument("--kind", help="the dataset's kind, whose class map (if any) names its classes as the source's")
     args = parser.parse_args()
     setup_logging()
     torch.set_num_threads(args.threads)
+    if args.source_manifest:
+        from scenebias.datasets import DATASET_KINDS
+
+        mapping = DATASET_KINDS[args.kind].class_map if args.kind else None
+        report = evaluate_on_shared_classes(args.model, args.manifest, args.frames, args.source_manifest,
+                                            mapping() if mapping else None, resolve_device(args.device),
+                                            args.batch_size)  # fmt: skip
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        params = {"kind": args.kind, "batch_size": args.batch_size, "device": args.device}
+        write_hparams(args.hparams or sidecar(args.out), params, files={"model": args.model})
+        print(f"top-1 on {len(report['shared_classes'])} shared classes: {report['shared_top1']} "
+              f"({report['n_videos']} videos)")  # fmt: skip
+        return
     report, table = evaluate_saved_model(args.model, args.manifest, args.frames, args.split, args.roles,
                                          resolve_device(args.device), args.batch_size)  # fmt: skip
     write_evaluation(report, table, args.out, args.predictions)

@@ -13,6 +13,7 @@ from scenebias.backends import file_flags, missing_inputs, recorded_files
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.humans.boxes import save_boxes
 from scenebias.humans.detectors import BackendUnavailable
+from scenebias.humans.masks import VideoMasks, save_masks
 from scenebias.humans.stage import BOX_BACKENDS, shard_boxes
 from scenebias.paths import sidecar
 
@@ -32,6 +33,8 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     add_hparams_argument(parser)
+    parser.add_argument("--masks", type=Path, help="the person masks file, for backends that give masks")
+    parser.add_argument("--mask-threshold", type=float, default=0.3, help="score a person needs to enter the mask")
     args = parser.parse_args()
     setup_logging()
     settings, delegate_settings = json.loads(args.settings), json.loads(args.delegate_settings)
@@ -40,6 +43,8 @@ def main() -> None:
     missing = [flag for record in records for flag in missing_inputs(record, files)]
     if missing:
         parser.error(f"the {args.backend} backend needs {' '.join(sorted(set(missing)))}")
+    if args.masks is not None and not BOX_BACKENDS[args.backend].masks(settings):
+        parser.error(f"the {args.backend} backend with these settings gives no person masks: leave out --masks")
     index = pd.read_csv(args.index, keep_default_na=False)
     try:
         find = BOX_BACKENDS[args.backend].build(settings, files)
@@ -49,10 +54,13 @@ def main() -> None:
     except (BackendUnavailable, ValueError, FileNotFoundError) as exc:
         sys.exit(f"error: {exc}")
     left_out: list[tuple[str, str]] = []
-    videos = shard_boxes(index, args.packs, find, args.stride, args.backend, delegate, left_out)
+    threshold = args.mask_threshold if args.masks else None
+    videos = shard_boxes(index, args.packs, find, args.stride, args.backend, delegate, left_out, threshold)
     save_boxes(args.out, videos, left_out)
+    if args.masks:
+        save_masks(args.masks, [VideoMasks(v.video_id, v.masks) for v in videos], threshold)
     params = {"backend": args.backend, "stride": args.stride, "settings": settings,
-              "files": {k: str(v) for k, v in files.items()}}  # fmt: skip
+              "files": {k: str(v) for k, v in files.items()}, "mask_threshold": threshold}  # fmt: skip
     if args.delegate:
         params["delegate"] = {"backend": args.delegate, "settings": delegate_settings}
     recorded = {k: v for record in records for k, v in recorded_files(record, files).items()}

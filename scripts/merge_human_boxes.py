@@ -23,12 +23,13 @@ def main() -> None:
     parser.add_argument("--truth-dir", type=Path, help="synthetic dataset folder with actor_masks.npz")
     add_hparams_argument(parser)
     parser.add_argument("--backend", choices=sorted(BOX_BACKENDS), help="the backend that made the boxes (recorded)")
+    parser.add_argument("--masks", nargs="*", type=Path, default=[], help="the shards' person masks (mask IoU)")
     args = parser.parse_args()
     setup_logging()
     if not args.shards:
         sys.exit(f"error: no shard boxes to merge into {args.out}: the dataset's manifest lists no video")
     merge_box_files(args.shards, args.out)
-    report = box_quality(args.out, args.score_threshold, args.valid_ratio, args.truth_dir, args.backend)
+    report = box_quality(args.out, args.score_threshold, args.valid_ratio, args.truth_dir, args.backend, args.masks)
     write_json(args.quality, report)
     write_hparams(
         args.hparams or sidecar(args.out),

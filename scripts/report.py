@@ -14,6 +14,17 @@ from scenebias.agreement import agreement_markdown
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.paths import report_file
 from scenebias.provenance import environments_markdown
+from scenebias.recompose.report import (
+    recomposed_markdown,
+    recomposed_summary,
+    recomposed_table,
+    sheets_links,
+    source_models_markdown,
+    source_models_table,
+    swap_agreement_markdown,
+    swap_agreement_summary,
+    swap_agreement_table,
+)
 from scenebias.report import (
     PUBLISHED_HMDB51_ABLATION,
     b_scene_markdown,
@@ -34,6 +45,28 @@ from scenebias.report import (
 )
 from scenebias.summary import left_out_markdown
 
+RECOMPOSED_NOTES = """
+Each chosen test video recomposed from the pipeline's own person masks (README: "Recomposed test sets"): original
+(re-encoded, the control), actor only (everything else the dataset's mean colour), background only (the person
+filled from the temporal-median background, or the frame mean on a moving camera; ↓), action swap (the person over
+the background of a video B of another class; scored against the person's action), swap → B (how often the model
+names B's action instead; ↓), SCUBA (the person over another video's still background), SCUFO (each window of the
+SCUBA video frozen on its first frame; ↓) and contrasted (right on SCUBA and wrong on SCUFO). Mean ± std over runs
+(n); Δ = paired difference to the baseline over the (split, seed) pairs both have, with its 95 % t interval.
+"""
+
+SOURCE_MODEL_NOTES = """
+Each pretrained model as it is, on a test-only dataset's videos of the classes it shares with the source (matched by
+name through the dataset kind's class map; README "Mimetics"): top-1 among the shared classes, and among all of the
+model's classes. Mean ± std over seeds (n); Δ = paired difference to the baseline with its 95 % t interval.
+"""
+
+AGREEMENT_NOTES = """
+Where the truth is known: per pretraining run, the action swap's accuracy from the backend's masks and from the
+world's true masks (same videos and pairs) beside the bias-conflicting accuracy of the ground truth (a separate
+test set). Pearson r over the runs; the variants' order by their mean under each measure.
+"""
+
 NOTES = """
 How to read this:
 - Transfer: video-level top-1 (%) on each target's test split after fine-tuning, mean ± sample std over seeds
@@ -51,6 +84,31 @@ How to read this:
   It can stay high after adversarial training: beating the training-time adversary does not remove the
   information, which a new probe can still find.
 """
+
+
+def recomposed_parts(args, bias, out: Path) -> list[str]:
+    """The recomposed-set tables (recomposed.csv) and, where the bias measures have the ground truth, the agreement
+    of the action swap with it (recomposed_agreement.csv)."""
+    files = with_runs(args.recomposed, args.recomposed_runs, "--recomposed")
+    table = recomposed_table(files)
+    summary = recomposed_summary(table, args.order)
+    summary.to_csv(report_file(out, "recomposed"), index=False)
+    parts = ["## Recomposed test sets: accuracy (%) on each set", RECOMPOSED_NOTES.strip()]
+    for _, run in files:
+        parts += [f"### {run['ds']} ({'pretrained models' if run['role'] == 'source' else 'fine-tuned models'})",
+                  recomposed_markdown(summary, run["ds"], args.order)]  # fmt: skip
+    source = [run["ds"] for _, run in files if run["role"] == "source"]
+    if bias is not None and source and "conflict_acc" in bias and bias["conflict_acc"].notna().any():
+        agree = swap_agreement_table(bias, table[table["dataset"] == source[0]])
+        agree.to_csv(report_file(out, "swap_agreement"), index=False)
+        parts += ["### Agreement with the ground truth (synthetic source)", AGREEMENT_NOTES.strip(),
+                  swap_agreement_markdown(agree, swap_agreement_summary(agree, args.order), args.order)]  # fmt: skip
+    if args.recomposed_sheets:
+        parts += [
+            "### Contact sheets of the recomposed sets",
+            sheets_links(with_runs(args.recomposed_sheets, args.recomposed_runs, "--recomposed-sheets"), out),
+        ]
+    return parts
 
 
 def main() -> None:
@@ -71,6 +129,12 @@ def main() -> None:
     parser.add_argument("--agreement", nargs="*", type=Path, default=[], help="agreement JSON of each report")
     parser.add_argument("--agreement-sheets", nargs="*", type=Path, default=[], help="their contact sheets (PNG)")
     parser.add_argument("--agreement-runs", type=json.loads, default=[], help="JSON list of {section, ds, ...}")
+    parser.add_argument("--recomposed", nargs="*", type=Path, default=[], help="recomposed measures.csv per dataset")
+    parser.add_argument("--recomposed-runs", type=json.loads, default=[], help="JSON list of {ds, role}")
+    parser.add_argument("--recomposed-sheets", nargs="*", type=Path, default=[], help="their contact-sheet folders")
+    parser.add_argument("--source-models", nargs="*", type=Path, default=[],
+                        help="pretrained models on test-only datasets: one JSON per run")  # fmt: skip
+    parser.add_argument("--source-model-runs", type=json.loads, default=[], help="JSON list of {ds, variant, seed}")
     parser.add_argument("--results", type=Path, help="the results folder (videos left out per dataset)")
     parser.add_argument("--left-out", nargs="*", default=[], help="datasets whose left-out videos to table")
     parser.add_argument("--title", default="scenebias results")
@@ -99,8 +163,15 @@ def main() -> None:
     if args.published:
         ablation = " / ".join(f"{k} {v}" for k, v in PUBLISHED_HMDB51_ABLATION.items())
         parts.append(f"Published HMDB51 ablation (avg of 3 splits): {ablation}.")
+    bias = bias_table(with_runs(args.bias, args.bias_runs, "--bias")) if args.bias else None
+    if args.recomposed:
+        parts += recomposed_parts(args, bias, out)
+    if args.source_models:
+        models = source_models_table(with_runs(args.source_models, args.source_model_runs, "--source-models"))
+        models.to_csv(report_file(out, "test_only"), index=False)
+        parts += ["## Pretrained models on test-only datasets: top-1 (%), no fine-tuning", SOURCE_MODEL_NOTES.strip(),
+                  source_models_markdown(models, args.order)]  # fmt: skip
     if args.bias:
-        bias = bias_table(with_runs(args.bias, args.bias_runs, "--bias"))
         bias.to_csv(report_file(out, "bias"), index=False)
         bias_summary(bias).to_csv(report_file(out, "bias_summary"), index=False)
         parts += ["## Scene-bias measures on the source (%)", bias_markdown(bias, args.order)]

@@ -36,7 +36,8 @@ def run_in_detectron2_env(*args: str, check: bool = True, **kwargs) -> subproces
 
 
 # Random weights in detectron2's own checkpoint format (DetectionCheckpointer.save: {"model": state dict}), with
-# the box classifier set to call every proposal one class with score ~1 (softmax of 12 against 80 zeros: 0.998).
+# the box classifier set to call every proposal one class with score ~1 (softmax of 12 against 80 zeros: 0.998)
+# and the mask head to fill each box.
 WRITE_CHECKPOINT = """
 import json, sys
 from pathlib import Path
@@ -57,6 +58,9 @@ with torch.no_grad():  # the random box features are large (hundreds): a bias al
     cls_score.weight.zero_()
     cls_score.bias.zero_()
     cls_score.bias[favoured] = 12.0
+    if hasattr(model.roi_heads, "mask_head"):  # masks filling their boxes, so a person has a mask in every frame
+        model.roi_heads.mask_head.predictor.weight.zero_()
+        model.roi_heads.mask_head.predictor.bias.fill_(8.0)
 out.parent.mkdir(parents=True, exist_ok=True)
 DetectionCheckpointer(model, save_dir=str(out.parent)).save(out.stem)
 print(json.dumps({"tensors": len(model.state_dict())}))

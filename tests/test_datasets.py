@@ -1,6 +1,7 @@
 """Dataset adapters on tiny trees in each dataset's official layout, with real (tiny) video files."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -459,11 +460,91 @@ def test_kinetics_odd_file_names_are_reported_not_used(kinetics_folders):
     assert report["unrecognised_examples"] == ["val/abseiling/notes.mp4"]
 
 
+# --- Mimetics --------------------------------------------------------------------------------------------------
+
+# The release's list (Mimetics_release_v1.0.zip: mimetics_v1.0.csv): a header and one row per clip; third-party
+# loaders read it as label,youtube_id,time_start,time_end plus two more columns (Kinetics-400's split,is_cc), by
+# name or as six comma-separated fields. Two clips may come from one YouTube video.
+MIMETICS_HEADER = "label,youtube_id,time_start,time_end,split,is_cc"
+MIMETICS = [
+    ("archery", "0P4-B1vZzCI", 12, 22),
+    ("archery", "0P4-B1vZzCI", 40, 50),  # a second clip of the same video
+    ("playing guitar", "a_b-c_d-e_f", 3, 13),
+    ("brushing teeth", "Zz9_-aB3cD4", 100, 110),
+    ("sword fighting", "MISSINGclip", 0, 10),  # listed, not downloaded
+]
+
+
+def write_mimetics(root: Path, clips, flat: bool = False) -> Path:
+    rows = [f"{label},{ytid},{start},{end},test,0" for label, ytid, start, end in MIMETICS]
+    write(root / "mimetics_v1.0.csv", [MIMETICS_HEADER, *rows])
+    for label, ytid, start, end in MIMETICS[:-1]:
+        name = f"{ytid}_{start:06d}_{end:06d}.mp4"
+        place(clips, root / "videos" / (name if flat else f"{label}/{name}"))
+    return root
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["class-folders", "flat"])
+def test_mimetics_reads_the_release_list(tmp_path, clips, flat):
+    root = write_mimetics(tmp_path, clips, flat)
+    manifest, report, _ = adapt_and_reconcile("mimetics", root, {"video_dir": "videos"})
+    assert sorted(manifest["video_id"]) == sorted(
+        ["0P4-B1vZzCI_000012_000022", "0P4-B1vZzCI_000040_000050", "a_b-c_d-e_f_000003_000013",
+         "Zz9_-aB3cD4_000100_000110"])  # fmt: skip
+    assert set(manifest["split1"]) == {"test"}
+    labels = dict(zip(manifest["label_name"], manifest["label"], strict=False))
+    assert labels == {"archery": 0, "brushing teeth": 1, "playing guitar": 2}
+    assert (
+        report["listed"] == 5
+        and report["missing_clips"] == 1
+        and report["missing_examples"] == ["MISSINGclip_000000_000010"]
+    )
+    assert report["classes_not_in_the_class_map"] == []
+
+
+def test_mimetics_class_map_names_the_kinetics_classes():
+    from scenebias.datasets.mimetics import class_map, kinetics_names
+
+    table = class_map()
+    assert len(table) == 50 and table["mimetics"].is_unique and set(table["kinetics"]) == set(table["mimetics"])
+    assert int(table["in_mini_kinetics_200"].sum()) == 27
+    assert kinetics_names()["playing guitar"] == "playing guitar"
+    assert DATASET_KINDS["mimetics"].class_map() == kinetics_names()
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("archery,short,1,2,test,0", "is not a YouTube id"),
+        ("archery,0P4-B1vZzCI,one,2,test,0", "must be numbers"),
+        ("archery,0P4-B1vZzCI,12,22,test,0", "duplicate clip '0P4-B1vZzCI_000012_000022'"),
+        (",0P4-B1vZzCI,1,2,test,0", "empty label"),
+    ],
+)
+def test_mimetics_bad_rows_name_file_and_line(tmp_path, clips, row, message):
+    root = write_mimetics(tmp_path, clips)
+    with (root / "mimetics_v1.0.csv").open("a") as handle:
+        handle.write(row + "\n")
+    with pytest.raises(ManifestError, match=rf"mimetics_v1.0.csv:7: .*{re.escape(message)}"):
+        DATASET_KINDS["mimetics"].adapt(root, {"video_dir": "videos"})
+
+
+def test_mimetics_without_its_list_or_clips(tmp_path, clips):
+    with pytest.raises(ManifestError, match="mimetics_v1.0.csv: file not found"):
+        DATASET_KINDS["mimetics"].adapt(tmp_path, {})
+    write(tmp_path / "mimetics_v1.0.csv", ["label,youtube_id,time_start", "archery,0P4-B1vZzCI,1"])
+    with pytest.raises(ManifestError, match=r"header lacks column\(s\) \['time_end'\]"):
+        DATASET_KINDS["mimetics"].adapt(tmp_path, {})
+    write(tmp_path / "mimetics_v1.0.csv", [MIMETICS_HEADER, "archery,0P4-B1vZzCI,1,2,test,0"])
+    with pytest.raises(ManifestError, match="none of the 1 clips"):
+        DATASET_KINDS["mimetics"].adapt(tmp_path, {})
+
+
 # --- the registry ---------------------------------------------------------------------------------------------
 
 
 def test_registry_covers_every_kind_and_rejects_unknown_options(tmp_path):
-    assert set(DATASET_KINDS) == {"synthetic", "ucf101", "hmdb51", "diving48", "kinetics", "videos"}
+    assert set(DATASET_KINDS) == {"synthetic", "ucf101", "hmdb51", "diving48", "kinetics", "mimetics", "videos"}
     for kind in DATASET_KINDS:
         with pytest.raises(ManifestError, match=rf"dataset kind '{kind}': unknown option\(s\) \['vidoe_dir'\]"):
             DATASET_KINDS[kind].adapt(tmp_path, {"vidoe_dir": "x"})

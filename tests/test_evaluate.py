@@ -124,3 +124,45 @@ def test_model_input_is_the_normalised_clip_and_channels_last_only_on_cuda():
     x = model_input(clip, (100, 50, 0), (1, 2, 4), True, "cpu")
     reference = normalize(clip, (100, 50, 0), (1, 2, 4))
     assert torch.equal(x, reference) and x.stride() == reference.stride()  # on CPU, the layout is left alone
+
+
+def test_a_source_model_on_the_classes_another_dataset_shares(tmp_path):
+    """evaluate_on_shared_classes: the other dataset's names mapped to the source's (a class map), videos of classes
+    the source lacks left out, top-1 taken among the shared classes only."""
+    import pandas as pd
+
+    from scenebias.evaluate import evaluate_on_shared_classes
+    from scenebias.models import build_model, save_model
+    from scenebias.settings import TrainSettings
+
+    torch.manual_seed(0)
+    settings = TrainSettings(seed=0, model="small3d", model_kwargs={"widths": [4, 4, 4, 4]}, clip_frames=4, crop=16,
+                             mean=[0.0, 0.0, 0.0])  # fmt: skip
+    save_model(tmp_path / "m.pt", build_model("small3d", 3, widths=[4, 4, 4, 4]), {}, settings, {})
+    source = pd.DataFrame({"video_id": ["s0", "s1", "s2"], "path": "", "label": [0, 1, 2],
+                           "label_name": ["archery", "bowling", "juggling balls"], "split1": "train"})  # fmt: skip
+    source.to_csv(tmp_path / "source.csv", index=False)
+    rows = [("m0", "Archery!", 0, 30), ("m1", "Archery!", 0, 200), ("m2", "bowling", 1, 90), ("m3", "writing", 2, 60)]
+    (tmp_path / "packs").mkdir()
+    for vid, _, _, value in rows:
+        make_pack(tmp_path / "packs" / f"{vid}.zip", [value] * 4)
+    pd.DataFrame([{"video_id": v, "path": "", "label": k, "label_name": n, "split1": "test", "shard": "0000"}
+                  for v, n, k, _ in rows]).to_csv(tmp_path / "manifest.csv", index=False)  # fmt: skip
+    (tmp_path / "frames").mkdir()
+    pd.DataFrame([{"video_id": v, "status": "ok", "n_frames": 4, "pack": f"{v}.zip", "shard": "0000", "w": 20,
+                   "h": 16} for v, *_ in rows]).to_csv(tmp_path / "frames" / "index.csv", index=False)  # fmt: skip
+    (tmp_path / "frames" / "0000").mkdir()
+    (tmp_path / "frames" / "0000" / "packs").symlink_to(tmp_path / "packs")
+    report = evaluate_on_shared_classes(tmp_path / "m.pt", tmp_path / "manifest.csv", tmp_path / "frames" /
+                                        "index.csv", tmp_path / "source.csv", {"Archery!": "archery"})  # fmt: skip
+    assert report["shared_classes"] == ["archery", "bowling"] and report["n_videos"] == 3
+    assert report["videos_left_out"] == 1  # "writing": not a source class
+    from scenebias.data import load_videos
+    from scenebias.models import load_model
+
+    net, _ = load_model(tmp_path / "m.pt")
+    videos = load_videos(tmp_path / "manifest.csv", tmp_path / "frames" / "index.csv", 1, ["test"])[:3]
+    probs = predict(net, videos, settings.clip_spec(), settings.mean, settings.std)["probs"]
+    expected = np.mean(probs[:, :2].argmax(1) == np.array([0, 0, 1]))  # archery, archery, bowling among 2 columns
+    assert report["shared_top1"] == pytest.approx(expected)
+    assert report["all_classes_top1"] == pytest.approx(np.mean(probs.argmax(1) == np.array([0, 0, 1])))

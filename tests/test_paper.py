@@ -21,11 +21,13 @@ from test_datasets import (  # noqa: F401  (clips is a fixture)
     UCF_CLASSES,
     clip_name,
     clips,
+    dive,
     place,
     ucf_entry,
     write,
     write_diving_lists,
     write_hmdb_splits,
+    write_mimetics,
     write_ucf_lists,
 )
 
@@ -34,6 +36,7 @@ from conftest import REPO, fresh_clone, serve_folder, tool
 pytestmark = pytest.mark.workflow
 
 PAPER = "configs/paper.yaml"
+MIMETICS = "configs/mimetics.yaml"  # the overlay that evaluates the source models on Mimetics
 
 
 def random_weight_files(places, detector, categories):
@@ -73,14 +76,16 @@ def paper_checkout(tmp_path_factory, clips):  # noqa: F811
     for name in DIVES:
         place(clips, roots["diving48"] / "rgb" / f"{name}.mp4")
     write_diving_lists(roots["diving48"])
-    for version in ("train", "test"):  # V1 list names, as the paper config reads them
-        v2 = roots["diving48"] / f"Diving48_V2_{version}.json"
-        (roots["diving48"] / f"Diving48_{version}.json").write_text(v2.read_text())
+    # V1 list names, as the paper config reads them; two test classes, so that its recomposed sets have swap partners
+    (roots["diving48"] / "Diving48_train.json").write_text(json.dumps([dive(DIVES[0], 0), dive(DIVES[1], 2)]))
+    (roots["diving48"] / "Diving48_test.json").write_text(json.dumps([dive(DIVES[2], 1), dive(DIVES[3], 2)]))
     for ytid, (split, label) in KIN.items():
         place(clips, roots["minikinetics"] / split / label / clip_name(ytid))
     lists = config["datasets"]["minikinetics"]["options"]["subset_lists"]
     write(roots["minikinetics"] / lists["train"], [y for y, (s, _) in KIN.items() if s == "train"] + ["MISSINGtrn1"])
     write(roots["minikinetics"] / lists["val"], [y for y, (s, _) in KIN.items() if s == "val"])
+    mimetics = yaml.safe_load((REPO / MIMETICS).read_text())["datasets"]["mimetics"]
+    roots["mimetics"] = write_mimetics(checkout / mimetics["root"], clips)  # fixture clips in the release's format
     random_weight_files(
         checkout / config["scene"]["places365"]["weights"],
         checkout / config["humans"]["torchvision"]["weights"],
@@ -223,7 +228,27 @@ TINY = {
     },
     "pretrain": {"defaults": {"batch_size": 4, "epochs": 2}},
     "finetune": {"defaults": {"batch_size": 4, "epochs": 1}},
+    # The random-weight detectors' masks cover arbitrary shares of these frames: every test video qualifies.
+    "recompose": {"coverage": [0.0, 1.0]},
 }
+RECOMPOSED = ("minikinetics", "ucf101", "hmdb51", "diving48")
+
+
+def check_recomposed(results, md: str, detector: str) -> None:
+    """The recomposed sets of the source and every target, built from the detector's person masks, measured with
+    each dataset's models and tabled in results.md with a contact sheet per set."""
+    import pandas as pd
+
+    assert "## Recomposed test sets" in md and "### Agreement with the ground truth" not in md  # no truth here
+    for ds in RECOMPOSED:
+        record = json.loads((results / ds / "recomposed" / "record.json").read_text())
+        assert record["masks"] == "person masks" and record["counts"]["chosen"] > 0, (detector, ds, record)
+        assert set(record["sets"]) == {"original", "actor_only", "background_only", "action_swap", "scuba"}, ds
+        measures = pd.read_csv(results / ds / "recomposed" / "measures.csv")
+        assert set(measures["model"]) >= {"baseline", "sdn"} and measures["action_swap_acc"].between(0, 1).all()
+        assert f"### {ds} (" in md and f"({ds}/recomposed/action_swap_sheet.png)" in md
+        with __import__("numpy").load(next((results / ds / "humans" / "masks").glob("*.npz"))) as masks:
+            assert masks["bits"].size and float(masks["threshold"]) == 0.3, ds
 
 
 def test_tiny_paper_run_through_the_report(paper_checkout, venv_env):
@@ -249,7 +274,7 @@ def test_tiny_paper_run_through_the_report(paper_checkout, venv_env):
             for name, path in lists.items()
         }
         overlay.write_text(yaml.safe_dump(tiny))
-        run(checkout, "--configfile", PAPER, str(overlay), env=venv_env)
+        run(checkout, "--configfile", PAPER, MIMETICS, str(overlay), env=venv_env)
 
     root = checkout
     out = root / "results-tiny" / "report"
@@ -279,6 +304,13 @@ def test_tiny_paper_run_through_the_report(paper_checkout, venv_env):
             assert f"[{sheet}]({ds}/{sheet}_sheet.png)" in md
         assert record["labels"] == "Places365 classes" and record["n_labels"] == 365
         assert all(f"/c/{row['name']}" in categories for row in record["rows"])
+    check_recomposed(root / "results-tiny", md, "torchvision")
+    # Mimetics (the shipped overlay): each pretrained model on the mimed clips of the classes it shares with the
+    # source (the fixture's "playing guitar"; its archery and brushing teeth are not in this tiny source)
+    models = __import__("pandas").read_csv(out / "test_only_datasets.csv")
+    assert len(models) == 4 and set(models["dataset"]) == {"mimetics"} and (models["shared_classes"] == 1).all()
+    assert (models["n_videos"] == 1).all() and models["shared_top1"].eq(1.0).all()  # one class: always right
+    assert "## Pretrained models on test-only datasets" in md and "mimetics: shared classes (1)" in md
 
 
 def test_tiny_paper_run_with_detectron2(paper_checkout, venv_env):
@@ -322,7 +354,10 @@ def test_tiny_paper_run_with_detectron2(paper_checkout, venv_env):
     summary = __import__("pandas").read_csv(results / "report" / "results.csv")
     assert set(summary["init"]) == {"baseline", "scene_adv", "mask_conf", "sdn"}
     assert set(summary["target"]) == {"ucf101", "hmdb51", "diving48"}
-    assert "Published HMDB51 ablation" in (results / "report" / "results.md").read_text()
+    md = (results / "report" / "results.md").read_text()
+    assert "Published HMDB51 ablation" in md
+    check_recomposed(results, md, "detectron2")
+
 
 
 def write_releases(checkout, categories_rel: str) -> dict:

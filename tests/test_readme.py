@@ -58,8 +58,9 @@ def test_every_readme_command_is_classified():
     assert not unknown, f"README commands neither run by this test nor listed as costly: {unknown}"
     dry_runs = {c for c in commands if classify(c) == "run" and " -n" in c}
     assert "snakemake -n" in dry_runs  # the default run
-    for config in sorted((REPO / "configs").glob("*.yaml")):
-        assert f"snakemake -n --configfile configs/{config.name}" in dry_runs, f"README has no dry run of {config}"
+    for config in sorted((REPO / "configs").glob("*.yaml")):  # an overlay's dry run names the config it extends
+        named = [c for c in dry_runs if c.startswith("snakemake -n --configfile ") and f"configs/{config.name}" in c]
+        assert named, f"README has no dry run of {config}"
 
 
 def test_readme_commands_run_from_a_fresh_clone(paper_checkout):  # noqa: F811

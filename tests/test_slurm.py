@@ -292,7 +292,7 @@ def test_smoke_workflow_runs_through_slurm(slurm_run):
     assert local and local <= local_rules()  # merges, sheets, report: on the submitting machine
     assert {job.rule for job in jobs.values() if not job.local} == {s.job.rule for s in run.submissions}
     # the smoke run submits every sized rule but those of the authors' releases and the agreement report
-    not_in_smoke = {"prepare_backend", "human_boxes_agreement", "scene_labels_agreement"}
+    not_in_smoke = {"prepare_backend", "human_boxes_agreement", "scene_labels_agreement", "evaluate_pretrained"}
     assert set(profile()["set-resources"]) - not_in_smoke == {s.job.rule for s in run.submissions}
     remote_jobs = [job for job in jobs.values() if not job.local]
     assert len(run.submissions) == len(remote_jobs) + 1  # one per job, and the resubmission of the cancelled one

@@ -101,8 +101,9 @@ def schema_defaults() -> dict:
 
 def test_dataclass_defaults_are_the_schemas():
     """Where a dataclass keeps defaults (for code outside the workflow), each equals the schema's, field for field:
-    a run's training settings, the clip, the motion backend and the contact sheets."""
+    a run's training settings, the clip, the motion backend, the contact sheets and the recomposed sets."""
     from scenebias.humans.motion import MotionSettings
+    from scenebias.recompose.build import RecomposeSettings
     from scenebias.runs import pretrain_settings
     from scenebias.settings import ClipSpec
     from scenebias.sheets import SheetSettings
@@ -116,6 +117,8 @@ def test_dataclass_defaults_are_the_schemas():
     }  # fmt: skip
     assert dataclasses.asdict(MotionSettings()) == config["humans"]["motion"]
     assert dataclasses.asdict(SheetSettings()) == config["sheets"]
+    recompose = dataclasses.asdict(RecomposeSettings())
+    assert {**recompose, "coverage": list(recompose["coverage"])} == config["recompose"]
 
 
 def test_training_defaults_fill_the_defaults_layer_but_not_variants_or_targets():

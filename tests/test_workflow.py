@@ -110,7 +110,8 @@ def test_every_file_the_run_wrote_is_declared(smoke_run):
             undeclared.append(str(relative))
     assert not undeclared, undeclared
     benchmarked = {p.relative_to(results / "benchmarks").parts[0] for p in (results / "benchmarks").rglob("*.tsv")}
-    stems = {"synthesize", "manifest", "frames", "humans", "scene", "pretrain", "finetune", "bias", "sheets"}
+    stems = {"synthesize", "manifest", "frames", "humans", "scene", "pretrain", "finetune", "bias", "sheets",
+             "recompose"}  # fmt: skip
     assert stems <= benchmarked, stems - benchmarked
     assert (results / "benchmarks" / "report.tsv").is_file()
 
@@ -307,7 +308,7 @@ def test_changing_a_sheet_setting_reruns_only_that_sheet_and_the_report(smoke_ru
     counts = job_counts(
         snakemake(checkout, *overlay(checkout, "sheets.yaml", "sheets", frames=2), "-n", env=env).stdout
     )
-    assert counts == {"boxes_sheet": 2, "report": 1, "all": 1}
+    assert counts == {"boxes_sheet": 2, "recomposed_sheets": 2, "report": 1, "all": 1}  # both show frames
     counts = job_counts(
         snakemake(checkout, *overlay(checkout, "scenes.yaml", "sheets", scenes=3), "-n", env=env).stdout
     )
@@ -356,7 +357,8 @@ def test_changing_a_finetune_setting_reruns_only_finetune_and_report(smoke_run):
     configfile = overlay(checkout, "finetune.yaml", "finetune.defaults", epochs=3)
     counts = job_counts(snakemake(checkout, *configfile, "-n", env=env).stdout)
     n_runs = 3  # baseline, sdn and scratch on one target, one split, one seed
-    assert counts == {"finetune": n_runs, "report": 1, "all": 1}  # each finetune job evaluates its own model
+    # each finetune job evaluates its own model; the target's recomposed sets are measured with the new models
+    assert counts == {"finetune": n_runs, "recomposed_measures": 1, "report": 1, "all": 1}
 
 
 def test_training_rules_launch_torchrun_for_several_gpus(smoke_run):
@@ -365,6 +367,37 @@ def test_training_rules_launch_torchrun_for_several_gpus(smoke_run):
     out = snakemake(checkout, *configfile, "-n", "-p", "--forcerun", "pretrain", "finetune", env=env).stdout
     commands = [line for line in out.splitlines() if "scripts/train.py" in line]
     assert commands and all("torchrun --standalone --nproc_per_node 2 " in c for c in commands), commands[:2]
+
+
+def test_recomposed_sets_and_their_table(smoke_run):
+    """The source and the target are recomposed from the motion backend's masks (the source's action swap also from
+    the world's true masks), every model is measured on its dataset's sets, and the report shows the tables, the
+    agreement with the ground truth and a contact sheet per set."""
+    checkout, config, _, _ = smoke_run
+    results = checkout / "results"
+    quality = json.loads((results / "source" / "humans" / "quality.json").read_text())
+    assert 0.1 < quality["mean_mask_iou"] < 1
+    models = {"source": {"baseline", "sdn"}, "fine": {"baseline", "sdn", "scratch"}}
+    tests = {"source": config["world"]["source"]["test"], "fine": config["world"]["targets"]["fine"]["test"]}
+    for ds, expected in models.items():
+        record = json.loads((results / ds / "recomposed" / "record.json").read_text())
+        assert record["masks"] == "person masks" and record["counts"]["test_videos"] == tests[ds]
+        assert set(record["sets"]) == {"original", "actor_only", "background_only", "action_swap", "scuba",
+                                       "action_swap_true"}  # fmt: skip
+        measures = pd.read_csv(results / ds / "recomposed" / "measures.csv")
+        assert set(measures["model"]) == expected and len(measures) == len(expected)
+        assert measures["action_swap_acc"].between(0, 1).all() and measures["contrasted_acc"].between(0, 1).all()
+        assert (measures["original_n"] == record["counts"]["chosen"]).all()
+        sheets = sorted(p.name for p in (results / "report" / ds / "recomposed").glob("*.png"))
+        assert sheets == ["action_swap_sheet.png", "action_swap_true_sheet.png", "actor_only_sheet.png",
+                          "background_only_sheet.png", "scuba_sheet.png"]  # fmt: skip
+    md = (results / "report" / "results.md").read_text()
+    assert "## Recomposed test sets" in md and "### source (pretrained models)" in md and "### fine (fine-tuned" in md
+    assert "### Agreement with the ground truth" in md and "(source/recomposed/action_swap_sheet.png)" in md
+    agreement = pd.read_csv(results / "report" / "recomposed_agreement.csv")
+    assert len(agreement) == 2 and {"conflict_acc", "action_swap_acc", "action_swap_true_acc"} <= set(agreement)
+    summary = pd.read_csv(results / "report" / "recomposed.csv")
+    assert set(summary["dataset"]) == {"source", "fine"}
 
 
 def test_report_and_html(smoke_run):

@@ -18,6 +18,8 @@ loop over these records; no kind name is written anywhere else. Options per kind
                 video_dir ".", subset_lists {train: train_ytid_list.txt, val: val_ytid_list.txt}
     videos      your own videos, <root>/videos/<class>/<any name>.<ext>: video_dir "videos", list <file> or
                 {role: file} (path,label,split...; MMAction2 lists), test_fraction 0.3 (roles without a list)
+    mimetics    csv "mimetics_v1.0.csv", video_dir "." (clips <youtube_id>_<start>_<end>.<ext> at any depth);
+                evaluation only: its class map (class_map) ties its classes to the Kinetics classes
 
 `dataset_splits(kind, root, options)` says which split numbers a kind gives with those options, so that the
 config check can refuse a run that asks for a split the dataset does not have before any job starts.
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scenebias.datasets import diving48, hmdb51, kinetics, ucf101, videos
+from scenebias.datasets import diving48, hmdb51, kinetics, mimetics, ucf101, videos
 from scenebias.datasets.common import merge_options, role_counts, split_numbers
 from scenebias.datasets.diving48 import read_diving48
 from scenebias.datasets.hmdb51 import read_hmdb51
@@ -123,6 +125,8 @@ class DatasetKind:
     splits_need_disk: whether, with these options, `splits` reads a list file (under root) to answer.
     video_dir: the option that names the folder (under root) holding the videos; the config check requires it
         before any job, and the workflow watches it to notice added, removed or replaced videos (None: rendered).
+    class_map: for a test-only dataset of another dataset's classes, its class names -> those classes' names (a
+        table with columns named by the kind and `kinetics`), which `evaluate.datasets` matches to the source's.
     """
 
     adapt: Adapter
@@ -133,6 +137,7 @@ class DatasetKind:
     splits_need_disk: Callable[[dict], bool] = never
     missing_hint: Callable[[Path, dict], str] = no_hint
     video_dir: str | None = "video_dir"
+    class_map: Callable[[], dict[str, str]] | None = None
 
     def options(self, kind: str, options: dict | None) -> dict:
         """The options with defaults filled in; a misspelt name fails."""
@@ -151,6 +156,12 @@ DATASET_KINDS: dict[str, DatasetKind] = {
     "hmdb51": DatasetKind(hmdb51.adapt, hmdb51.DEFAULTS, _official_splits("hmdb51", hmdb51.SPLITS)),
     "diving48": DatasetKind(diving48.adapt, diving48.DEFAULTS, list_files=_diving48_lists, missing_hint=_diving48_hint),
     "kinetics": DatasetKind(kinetics.adapt, kinetics.DEFAULTS),
+    "mimetics": DatasetKind(
+        mimetics.adapt,
+        mimetics.DEFAULTS,
+        list_files=mimetics.list_files,
+        class_map=mimetics.kinetics_names,
+    ),
     "videos": DatasetKind(
         videos.adapt,
         videos.DEFAULTS,

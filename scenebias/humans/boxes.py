@@ -44,6 +44,7 @@ class VideoBoxes:
     dropped: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # whole-frame boxes dropped per frame
     source: str = ""  # the backend that found them (scenebias.coverage)
     note: dict = field(default_factory=dict)  # what it says about the video (a released file's frame mapping)
+    masks: np.ndarray | None = None  # (T, H, W) person masks, from backends that give them (scenebias.humans.masks)
 
     def __post_init__(self):
         if len(self.carried) != len(self.frames):
@@ -75,17 +76,22 @@ def carry_to_all_frames(
     return out, carried
 
 
-def drop_large_boxes(boxes: list[np.ndarray], size: tuple[int, int], max_area: float) -> tuple[list, np.ndarray]:
+def drop_large_boxes(
+    boxes: list[np.ndarray], size: tuple[int, int], max_area: float, instances: list[np.ndarray] | None = None
+) -> tuple:
     """Per-frame boxes without those covering more than `max_area` of the (w, h) frame, and how many each frame
-    lost. Such a box (everything moved: a panning or shaking camera) would mask the scene, not a person."""
+    lost. Such a box (everything moved: a panning or shaking camera) would mask the scene, not a person. With
+    `instances` (per frame the (M, H, W) masks aligned with the boxes) the kept masks come third."""
     w, h = size
-    kept, dropped = [], np.zeros(len(boxes), np.int32)
+    kept, kept_masks, dropped = [], [], np.zeros(len(boxes), np.int32)
     for t, frame_boxes in enumerate(boxes):
         area = (frame_boxes[:, 2] - frame_boxes[:, 0]) * (frame_boxes[:, 3] - frame_boxes[:, 1])
         large = area > max_area * w * h
         kept.append(frame_boxes[~large])
+        if instances is not None:
+            kept_masks.append(instances[t][~large])
         dropped[t] = int(large.sum())
-    return kept, dropped
+    return (kept, dropped) if instances is None else (kept, dropped, kept_masks)
 
 
 def save_boxes(path: Path, videos: list[VideoBoxes], left_out: list[tuple[str, str]] = ()) -> None:
@@ -202,6 +208,16 @@ def union_box(boxes: np.ndarray) -> np.ndarray:
     return np.array([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()])
 
 
+def box_mask(boxes: np.ndarray, threshold: float, h: int, w: int) -> np.ndarray:
+    """The (h, w) pixels inside a frame's boxes of score >= threshold (edges rounded outwards, clipped)."""
+    inside = np.zeros((h, w), bool)
+    for x1, y1, x2, y2, score in boxes:
+        if score >= threshold:
+            ya, yb = int(max(0, np.floor(y1))), int(np.clip(np.ceil(y2), 0, h))
+            inside[ya:yb, int(max(0, np.floor(x1))) : int(np.clip(np.ceil(x2), 0, w))] = True
+    return inside
+
+
 def actor_coverage(
     boxes: list[np.ndarray], masks: np.ndarray, threshold: float = PAPER_SCORE_THRESHOLD
 ) -> tuple[int, int, list[float]]:
@@ -215,10 +231,7 @@ def actor_coverage(
         if not mask.any():
             continue
         keep = frame_boxes[frame_boxes[:, 4] >= threshold] if len(frame_boxes) else frame_boxes
-        inside = np.zeros((h, w), bool)
-        for x1, y1, x2, y2, _ in keep:
-            ya, yb = int(max(0, np.floor(y1))), int(np.clip(np.ceil(y2), 0, h))
-            inside[ya:yb, int(max(0, np.floor(x1))) : int(np.clip(np.ceil(x2), 0, w))] = True
+        inside = box_mask(keep, threshold, h, w)
         covered += int((inside & mask).sum())
         total += int(mask.sum())
         ys, xs = np.nonzero(mask)

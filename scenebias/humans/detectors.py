@@ -72,8 +72,10 @@ def build_torchvision_detector(name: str, weights_path: str | None, short_side: 
     return model.eval()
 
 
-def torchvision_detect(model, device: str, half: bool, batch_size: int) -> Callable[[np.ndarray], list[np.ndarray]]:
-    """A function frames (T, H, W, 3) uint8 -> per-frame person boxes, batched, fp16 on GPU when asked."""
+def torchvision_detect(model, device: str, half: bool, batch_size: int, with_masks: bool = False) -> Callable:
+    """A function frames (T, H, W, 3) uint8 -> per-frame person boxes, batched, fp16 on GPU when asked; with_masks
+    (Mask R-CNN) -> (boxes, per-frame (M, H, W) bool person masks: the mask head's probability > 0.5, at the
+    frame's size, aligned with the boxes)."""
     import torch
 
     device = resolve_device(device)
@@ -83,8 +85,10 @@ def torchvision_detect(model, device: str, half: bool, batch_size: int) -> Calla
         model = model.half()
 
     @torch.inference_mode()
-    def detect(frames: np.ndarray) -> list[np.ndarray]:
+    def detect(frames: np.ndarray):
         out: list[np.ndarray] = []
+        masks: list[np.ndarray] = []
+        h, w = frames.shape[1:3]
         for start in range(0, len(frames), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size])).to(device)
             images = batch.permute(0, 3, 1, 2).to(torch.float16 if use_half else torch.float32) / 255.0
@@ -93,7 +97,11 @@ def torchvision_detect(model, device: str, half: bool, batch_size: int) -> Calla
                 boxes = result["boxes"][person].float().cpu().numpy()
                 scores = result["scores"][person].float().cpu().numpy()
                 out.append(np.concatenate([boxes, scores[:, None]], 1).astype(np.float32).reshape(-1, 5))
-        return out
+                if with_masks:
+                    if "masks" not in result:
+                        raise ValueError("this torchvision detector gives no masks (Faster R-CNN): use Mask R-CNN")
+                    masks.append((result["masks"][person][:, 0] > 0.5).cpu().numpy().reshape(-1, h, w))
+        return (out, masks) if with_masks else out
 
     return detect
 
@@ -231,15 +239,14 @@ def _few(items: list, n: int = 5) -> str:
     return f"{list(items)[:n]}{'...' if len(items) > n else ''}"
 
 
-def detectron2_detect(
-    detector: Detectron2Detector, device: str, batch_size: int
-) -> Callable[[np.ndarray], list[np.ndarray]]:
+def detectron2_detect(detector: Detectron2Detector, device: str, batch_size: int, with_masks: bool = False) -> Callable:
     """A function frames (T, H, W, 3) RGB uint8 -> per-frame person boxes (x1, y1, x2, y2, score) in the frame's
     pixels, `batch_size` frames per forward pass on `device`.
 
     Each frame goes in as DefaultPredictor prepares it (channels in the model's INPUT.FORMAT, resized by
     ResizeShortestEdge to the configured short side, float32 CHW, with its original height and width so that
-    detectron2 maps the boxes back to the frame).
+    detectron2 maps the boxes back to the frame). with_masks: (boxes, per-frame (M, H, W) bool person masks of
+    `pred_masks`, which detectron2 pastes back at the frame's size), for Mask R-CNN configs.
     """
     import torch
 
@@ -247,8 +254,9 @@ def detectron2_detect(
     model = detector.model.to(device)
 
     @torch.inference_mode()
-    def detect(frames: np.ndarray) -> list[np.ndarray]:
+    def detect(frames: np.ndarray):
         out: list[np.ndarray] = []
+        masks: list[np.ndarray] = []
         for start in range(0, len(frames), batch_size):
             inputs = []
             for frame in frames[start : start + batch_size]:
@@ -263,6 +271,11 @@ def detectron2_detect(
                 boxes = instances.pred_boxes.tensor[person].float().numpy()
                 scores = instances.scores[person].float().numpy()
                 out.append(np.concatenate([boxes, scores[:, None]], 1).astype(np.float32).reshape(-1, 5))
-        return out
+                if with_masks:
+                    if not instances.has("pred_masks"):
+                        raise ValueError("this detectron2 config gives no masks (MODEL.MASK_ON is off)")
+                    h, w = frames.shape[1:3]
+                    masks.append(instances.pred_masks[person].numpy().astype(bool).reshape(-1, h, w))
+        return (out, masks) if with_masks else out
 
     return detect

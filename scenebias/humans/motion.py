@@ -51,13 +51,18 @@ def foreground(frames: np.ndarray, settings: MotionSettings) -> tuple[np.ndarray
 
 def motion_boxes(frames: np.ndarray, settings: MotionSettings) -> list[np.ndarray]:
     """One (M, 5) box array per frame."""
+    return motion_instances(frames, settings)[0]
+
+
+def motion_instances(frames: np.ndarray, settings: MotionSettings) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per frame: the (M, 5) boxes and the (M, H, W) foreground pixels of each box's component (its person mask)."""
     t, h, w = frames.shape[:3]
-    if t < 2:
-        return [empty_boxes() for _ in range(t)]  # a single frame has no motion to see
+    if t < 2:  # a single frame has no motion to see
+        return [empty_boxes() for _ in range(t)], [np.zeros((0, h, w), bool) for _ in range(t)]
     fg, diff = foreground(frames, settings)
     strength = np.clip(diff / (2 * settings.diff_threshold), 0.5, 1.0)
     min_pixels = max(1, int(round(settings.min_area * h * w)))
-    out = []
+    out, instances = [], []
     # Group foreground pieces closer than merge_px (the moving limbs of one person) before boxing them.
     grouped = fg
     if settings.merge_px:
@@ -65,7 +70,7 @@ def motion_boxes(frames: np.ndarray, settings: MotionSettings) -> list[np.ndarra
     for i in range(t):
         labels, _ = ndimage.label(grouped[i])
         labels = labels * fg[i]
-        boxes = []
+        boxes, masks = [], []
         for index, region in enumerate(ndimage.find_objects(labels), start=1):
             if region is None:
                 continue
@@ -84,5 +89,7 @@ def motion_boxes(frames: np.ndarray, settings: MotionSettings) -> list[np.ndarra
                     score,
                 ]
             )
+            masks.append(labels == index)
         out.append(np.array(boxes, np.float32).reshape(-1, 5))
-    return out
+        instances.append(np.array(masks, bool).reshape(-1, h, w))
+    return out, instances
