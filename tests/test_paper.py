@@ -359,7 +359,6 @@ def test_tiny_paper_run_with_detectron2(paper_checkout, venv_env):
     check_recomposed(results, md, "detectron2")
 
 
-
 def write_releases(checkout, categories_rel: str) -> dict:
     """The authors' two releases for the tiny Mini-Kinetics tree, in their official formats, where the README says
     to unpack them: every clip but MISSING (computed by our backends instead), TIME_MAPPED with 3 frames where ours
