@@ -258,9 +258,11 @@ def config_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 
 def paper_tree(base: Path, diving48_versions=("V2",)) -> None:
-    """Dataset folders where configs/paper.yaml's roots point (empty but Diving48's lists)."""
+    """Dataset folders where configs/paper.yaml's roots point, each with the video folders the kinds look for
+    (empty but Diving48's lists)."""
     for name in ("kinetics", "ucf101", "hmdb51", "diving48"):
-        (base / "data" / name).mkdir(parents=True, exist_ok=True)
+        for video_dir in ("UCF-101", "videos", "rgb"):  # any root may stand for any kind in these tests
+            (base / "data" / name / video_dir).mkdir(parents=True, exist_ok=True)
     for version in diving48_versions:
         prefix = "Diving48_V2_" if version == "V2" else "Diving48_"
         for part in ("train", "test"):

@@ -113,7 +113,7 @@ def test_fetch_rule_downloads_and_checks(server, tmp_path, venv_env):
     proc, target = fetch_with_snakemake(tmp_path / "ok", f"{server}/w.bin", SHA256, venv_env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert target.read_bytes() == PAYLOAD
-    assert leftovers(target.parent) == [target.name]
+    assert leftovers(target.parent) == [target.name, f"{target.name}.hparams.json"]  # the file and its record
 
     proc, target = fetch_with_snakemake(tmp_path / "bad", f"{server}/w.bin", WRONG_SHA256, venv_env)
     assert proc.returncode != 0
