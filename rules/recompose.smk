@@ -77,7 +77,8 @@ rule recomposed_sheets:
         frames=P("frame_index"),
         packs=per_shard("shard_packs"),
     output:
-        directory(P("recomposed_sheets")),
+        sheets=directory(P("recomposed_sheets")),
+        hparams=sidecar(P("recomposed_sheets")),
     log:
         P.log("recomposed_sheets"),
     benchmark:
@@ -91,4 +92,4 @@ rule recomposed_sheets:
     shell:
         "python {params.script} recomposed --dataset {wildcards.ds} --index {input.frames}"
         " --recomposed {input.index} --videos {input.videos} --settings {params.settings:q}"
-        " --out {output} > {log} 2>&1"
+        " --out {output.sheets} --hparams {output.hparams} > {log} 2>&1"

@@ -203,7 +203,7 @@ JOBS: dict[str, str] = {
     "b_scene": "bias/b_scene_{ds}",
     "evaluate_pretrained": "evaluate/{ds}/{variant}/seed{seed}",
     "recompose": "recompose/{ds}",
-    "recomposed_measures": "recompose/{ds}_measures",
+    "recomposed_measures": "recompose_measures/{ds}",
     "recomposed_sheets": "sheets/{ds}/recomposed",
     "boxes_sheet": "sheets/{ds}/boxes",
     "scenes_sheet": "sheets/{ds}/scenes",

@@ -120,7 +120,7 @@ def job_log_pattern(rule: str) -> re.Pattern:
     """The log files of a rule's jobs (scenebias.paths.JOBS), as a regex over paths under logs/."""
     from scenebias.paths import JOBS
 
-    regex, fields = "", {"shard": r"\d{4}", "seed": r"\d+", "split": r"\d+"}
+    regex, fields = "", {"shard": r"[0-9a-f]+", "seed": r"\d+", "split": r"\d+"}
     for part in re.split(r"(\{\w+\})", JOBS[rule]):
         regex += fields.get(part[1:-1], "[^/]+") if part.startswith("{") else re.escape(part)
     return re.compile(regex + r"\.log")
