@@ -303,12 +303,13 @@ def test_smoke_workflow_runs_through_slurm(slurm_run):
 
 
 def expected_gpus(rule: str, config: dict) -> int:
-    """GPUs a job of the rule should ask for: training compute.gpus; evaluation and bias measures one when the run
-    has GPUs; a per-shard backend job one only if its registry record runs a network; everything else none."""
+    """GPUs a job of the rule should ask for: training compute.gpus; evaluation, bias and recomposed-set measures one
+    when the run has GPUs; a per-shard backend job one only if its registry record runs a network; everything else
+    none."""
     gpus = config["compute"]["gpus"]
     if rule in ("pretrain", "finetune"):
         return gpus
-    if rule == "bias_measures":
+    if rule in ("bias_measures", "recomposed_measures", "evaluate_pretrained"):  # each runs the models
         return min(gpus, 1)
     section = {"human_boxes": "humans", "scene_labels": "scene"}.get(rule)
     if section:
