@@ -1,6 +1,7 @@
 # scenebias: "Why Can't I Dance in the Mall?" (Choi et al., NeurIPS 2019), from raw videos to a results table.
 # The default run (config.yaml) is the synthetic scene-biased world; see README.md for the other configs.
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,12 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 
 from scenebias.config import ConfigError, read_yaml
+from scenebias.launch import job_environment
 from scenebias.summary import run_summary
+
+# Every job inherits this process's environment: set once here what each job should start with (the allocator
+# keeps freed memory instead of faulting it in again every training step; scenebias/launch.py says why).
+os.environ.update(job_environment())
 
 # One config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]` replaces it (several files
 # are merged in the order given) and `--config KEY=VALUE` overrides either. Keys left out take the schema's defaults.

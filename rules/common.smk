@@ -17,6 +17,7 @@ from scenebias.config import (
     validate_config,
 )
 from scenebias.backends import SettingFile, ShardFrames, StageOutput, WorldFile
+from scenebias.launch import pretrain_priorities
 from scenebias.manifest import shard_names
 from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, WORLD_FOLDERS, Layout, sidecar
 from scenebias.registry import BACKENDS, chosen_backend, dataset_kind
@@ -374,6 +375,13 @@ def scene_model_inputs(wildcards):
 
 # ---------------------------------------------------------------------------------------------------------
 # Training (rules/train.smk): pretraining on the source (or a sweep point), fine-tuning on each target.
+
+
+# Pretraining runs start first, the longest chains first (scenebias/launch.py): variant -> priority.
+PRETRAIN_PRIORITIES = pretrain_priorities(
+    {variant: pretrain_settings(config, variant, 0) for variant in VARIANTS},
+    {variant: config["pretrain"]["variants"][variant].get("init_from") for variant in VARIANTS},
+)
 
 
 def launcher():

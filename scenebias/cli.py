@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import scenebias
+from scenebias.launch import ALLOCATOR_ENVIRONMENT
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -29,6 +30,8 @@ def write_hparams(path: Path | str, params: dict) -> None:
         "scenebias": scenebias.__version__,
         "python": platform.python_version(),
         "argv": sys.argv,
+        # what the workflow set for every job (scenebias.launch); null where the job did not get it
+        "environment": {key: os.environ.get(key) for key in ALLOCATOR_ENVIRONMENT},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
