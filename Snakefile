@@ -10,7 +10,18 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-sys.path.insert(0, workflow.basedir)
+
+# This checkout's folder: the package, scripts, schema and envs are read from here, also when another workflow uses
+# this one as a module (the working directory is then the host's folder). A remote snakefile (github(...), a URL)
+# has no folder on disk for the scripts and the package.
+try:
+    SCENEBIAS_DIR = Path(workflow.current_basedir)
+except TypeError:
+    raise WorkflowError(
+        "scenebias runs from a local checkout: give `module scenebias:` the path of its Snakefile in a clone or "
+        "git submodule, not a URL (README: Using scenebias inside your own workflow)"
+    ) from None
+sys.path.insert(0, str(SCENEBIAS_DIR))
 
 from scenebias.config import ConfigError, read_yaml
 from scenebias.launch import job_environment
@@ -20,9 +31,14 @@ from scenebias.summary import run_summary
 # keeps freed memory instead of faulting it in again every training step; scenebias/launch.py says why).
 os.environ.update(job_environment())
 
-# One config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]` replaces it (several files
-# are merged in the order given) and `--config KEY=VALUE` overrides either. Keys left out take the schema's defaults.
-if not workflow.overwrite_configfiles:
+# Used as a module (`module scenebias: ... config: ...`), the host passes the config and nothing is read from its
+# folder. Run directly, one config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]`
+# replaces it (several files are merged in the order given) and `--config KEY=VALUE` overrides either. Keys left
+# out take the schema's defaults.
+IS_MODULE = (
+    Path(workflow.main_snakefile).resolve() != SCENEBIAS_DIR.resolve() / "Snakefile"
+)
+if not workflow.overwrite_configfiles and not IS_MODULE:
     if Path("config.yaml").is_file():
         try:  # Snakemake's own message for a YAML syntax error names neither the file nor the line
             read_yaml("config.yaml")
@@ -49,6 +65,7 @@ rule all:
     default_target: True
     input:
         all_targets(),
+    localrule: True
 
 
 # Every run ends with what it left out per dataset (missing or undecodable videos) and where the details are.

@@ -19,7 +19,7 @@ rule bias_measures:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
     resources:
-        gpu=gpus_of(),
+        **gpu_resources(gpus_of()),
     params:
         script=script("bias_measures"),
         truth=truth_option("--truth", "truth", "src"),

@@ -3,10 +3,7 @@
 
 import json
 import os
-import sys
 from pathlib import Path
-
-sys.path.insert(0, workflow.basedir)
 
 from scenebias.config import (
     DOWNLOAD_SCHEME,
@@ -38,7 +35,7 @@ from scenebias.runs import (
 
 try:
     validate_config(
-        config, load_schema(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+        config, load_schema(SCENEBIAS_DIR / "schemas" / "config.schema.yaml")
     )
     check_on_disk(config)  # dataset roots, and the splits a list file gives
 except ConfigError as exc:
@@ -74,18 +71,10 @@ DATASETS = {
 }
 
 
-# Jobs that stay on the machine running Snakemake under a cluster executor: downloads (compute nodes often have
-# no internet), the merges of shard outputs and the report (seconds each, not worth a queue slot).
-localrules:
-    all,
-    fetch,
-    merge_frame_index,
-    merge_human_boxes,
-    merge_scene_labels,
-    boxes_sheet,
-    scenes_sheet,
-    report,
-    p_bias_sweep,
+# Jobs that stay on the machine running Snakemake under a cluster executor carry `localrule: True` (a property of
+# the rule, so it holds when another workflow uses this one as a module with renamed rules): downloads (compute
+# nodes often have no internet), the merges of shard outputs, the contact sheets and the report (seconds each, not
+# worth a queue slot).
 
 
 wildcard_constraints:
@@ -107,7 +96,7 @@ def script(name):
     """A stage's entry point, as a path from the working directory: the workflow runs from any --directory, and
     a finished run moved together with its checkout (or a fresh clone beside a copied results/) is up to date,
     because no absolute path of the checkout becomes a param (params decide reruns)."""
-    return os.path.relpath(Path(workflow.basedir) / "scripts" / f"{name}.py")
+    return os.path.relpath(SCENEBIAS_DIR / "scripts" / f"{name}.py")
 
 
 def file_setting(key, value, relative_to=None):
@@ -138,11 +127,18 @@ def input_flags(**flags):
 
 
 def gpus_of(uses_network=True):
-    """The `gpu` resource of a job: training holds compute.gpus; a job that runs one network on its inputs
-    (evaluation, bias measures, a detector, the Places365 labeller) holds one GPU when the run has any, and a
-    backend that runs no network none. Local runs cap it with --resources gpu=N (the default
-    profile sets 1), the SLURM profile turns it into a GPU request."""
+    """The GPUs of a job: a job that runs one network on its inputs (evaluation, bias measures, a detector, the
+    Places365 labeller) holds one GPU when the run has any, and a backend that runs no network (its registry record
+    says) none. Training jobs hold compute.gpus (GPUS)."""
     return min(GPUS, 1) if uses_network else 0
+
+
+def gpu_resources(gpus):
+    """A job's resources for holding `gpus` GPUs: `gpu` is what it asks a cluster for (profiles/slurm: the plugin's
+    --gpus), `gpu_jobs` (1 for any GPU job) what a local Snakemake counts: profiles/default runs one GPU job at a
+    time on one machine. Its scope is local, so under a cluster executor it limits nothing, and no global limit
+    ever caps `gpu` itself (a DDP job keeps its N GPUs)."""
+    return {"gpu": gpus, "gpu_jobs": min(gpus, 1)}
 
 
 # ---------------------------------------------------------------------------------------------------------

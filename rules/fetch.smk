@@ -9,6 +9,7 @@ rule fetch:
         ),
     log:
         R("fetch_log"),
+    localrule: True
     conda:
         "../envs/ffmpeg.yaml"
     params:

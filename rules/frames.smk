@@ -40,6 +40,7 @@ rule merge_frame_index:
         P.log("merge_frame_index"),
     benchmark:
         P.benchmark("merge_frame_index")
+    localrule: True
     conda:
         "../envs/ffmpeg.yaml"
     params:

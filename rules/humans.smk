@@ -15,7 +15,7 @@ rule human_boxes:
     conda:
         backend_env("humans")
     resources:
-        gpu=gpus_of(BACKEND["humans"][1].uses_network),
+        **gpu_resources(gpus_of(BACKEND["humans"][1].uses_network)),
     params:
         script=script("human_boxes"),
         backend=BACKEND["humans"][0],
@@ -38,6 +38,7 @@ rule merge_human_boxes:
         P.log("merge_human_boxes"),
     benchmark:
         P.benchmark("merge_human_boxes")
+    localrule: True
     conda:
         "../envs/torch.yaml"
     params:

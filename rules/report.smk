@@ -33,6 +33,7 @@ rule report:
         P.log("report"),
     benchmark:
         P.benchmark("report")
+    localrule: True
     conda:
         "../envs/report.yaml"
     params:
@@ -73,6 +74,7 @@ rule p_bias_sweep:
         P.log("p_bias_sweep"),
     benchmark:
         P.benchmark("p_bias_sweep")
+    localrule: True
     conda:
         "../envs/report.yaml"
     params:

@@ -58,7 +58,7 @@ rule scene_labels:
     conda:
         backend_env("scene")
     resources:
-        gpu=gpus_of(BACKEND["scene"][1].uses_network),
+        **gpu_resources(gpus_of(BACKEND["scene"][1].uses_network)),
     params:
         script=script("scene_labels"),
         backend=BACKEND["scene"][0],
@@ -79,6 +79,7 @@ rule merge_scene_labels:
         P.log("merge_scene_labels"),
     benchmark:
         P.benchmark("merge_scene_labels")
+    localrule: True
     conda:
         "../envs/torch.yaml"
     params:

@@ -21,6 +21,7 @@ rule boxes_sheet:
         P.log("boxes_sheet"),
     benchmark:
         P.benchmark("boxes_sheet")
+    localrule: True
     conda:
         "../envs/torch.yaml"
     params:
@@ -52,6 +53,7 @@ rule scenes_sheet:
         P.log("scenes_sheet"),
     benchmark:
         P.benchmark("scenes_sheet")
+    localrule: True
     conda:
         "../envs/torch.yaml"
     params:

@@ -17,7 +17,7 @@ rule pretrain:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
     resources:
-        gpu=GPUS,
+        **gpu_resources(GPUS),
     params:
         script=script("train"),
         launcher=launcher(),
@@ -52,7 +52,7 @@ rule finetune:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
     resources:
-        gpu=GPUS,
+        **gpu_resources(GPUS),
     params:
         script=script("train"),
         launcher=launcher(),

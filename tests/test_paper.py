@@ -174,6 +174,35 @@ def test_paper_dry_run_lists_the_whole_dag(paper_checkout, venv_env):
     assert "scene_features" not in counts and "fit_scene_model" not in counts  # places365, not k-means
 
 
+def test_cluster_dry_run_plans_the_paper_without_a_cluster(paper_checkout, tmp_path):
+    """The README's cluster command, `snakemake -n --profile profiles/slurm --configfile configs/paper.yaml`, on a
+    PATH without any SLURM command, once the manifests exist (so every per-shard job is planned): every job asks for
+    the shipped profile's memory and runtime, and the GPUs its rule and backend need -- the paper's detector and
+    Places365 backends run a network (registry), so their per-shard jobs hold one GPU with 8 CPUs each."""
+    from test_slurm import expected_gpus, local_rules, no_slurm_path, planned_jobs, profile, runtime
+
+    checkout, _ = paper_checkout
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM")}
+    env["PATH"] = no_slurm_path(tmp_path)
+    run(checkout, "--configfile", PAPER, "--until", "manifest", env=env)  # the checkpoints (kept when already there)
+    proc = subprocess.run([tool("snakemake"), "-n", "--profile", "profiles/slurm", "--configfile", PAPER],
+                          cwd=checkout, capture_output=True, text=True, env=env)  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "This was a dry-run" in out, out[-3000:]
+    paper = yaml.safe_load((REPO / PAPER).read_text())
+    shipped = profile()["set-resources"]
+    jobs = [job for job in planned_jobs(out) if job.rule not in local_rules()]
+    assert {job.rule for job in jobs} >= {"human_boxes", "scene_labels", "pretrain", "finetune", "bias_measures"}
+    for job in jobs:
+        assert job.resources["mem_mb"] == str(shipped[job.rule]["mem_mb"]), job
+        assert job.resources["runtime"] == str(runtime(job.rule, 1)), job
+        gpus = expected_gpus(job.rule, paper)
+        assert int(job.resources.get("gpu", 0)) == gpus, job
+        if gpus:
+            assert job.resources["cpus_per_gpu"] == str(shipped[job.rule]["cpus_per_gpu"]), job
+    assert all(int(job.resources["gpu"]) == 1 for job in jobs if job.rule in ("human_boxes", "scene_labels"))
+
+
 # configs/paper.yaml with every size shrunk so that the whole DAG runs on a CPU in a few minutes; the backends,
 # the backbone family, the staged variants, the splits and the published-rows report stay the paper's.
 # SCENEBIAS_TEST_DEVICE=cuda (bench/gpu_check.py) runs the same on a GPU, training with fp16 and its scaler.
