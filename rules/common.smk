@@ -376,7 +376,10 @@ def scene_model_inputs(wildcards):
 # Pretraining runs start first, the longest chains first (scenebias/launch.py): variant -> priority.
 PRETRAIN_PRIORITIES = pretrain_priorities(
     {variant: pretrain_settings(config, variant, 0) for variant in VARIANTS},
-    {variant: config["pretrain"]["variants"][variant].get("init_from") for variant in VARIANTS},
+    {
+        variant: config["pretrain"]["variants"][variant].get("init_from")
+        for variant in VARIANTS
+    },
 )
 
 
