@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake import __version__ as snakemake_version
 from snakemake.logging import logger
 from snakemake.utils import min_version
 
@@ -25,11 +26,14 @@ sys.path.insert(0, str(SCENEBIAS_DIR))
 
 from scenebias.config import ConfigError, read_yaml
 from scenebias.launch import job_environment
+from scenebias.provenance import SNAKEMAKE_ENV
 from scenebias.summary import run_summary
 
 # Every job inherits this process's environment: set once here what each job should start with (the allocator
-# keeps freed memory instead of faulting it in again every training step; scenebias/launch.py says why).
+# keeps freed memory instead of faulting it in again every training step; scenebias/launch.py says why), and the
+# Snakemake that ran it (scenebias.provenance records it; a job's own env need not have Snakemake).
 os.environ.update(job_environment())
+os.environ[SNAKEMAKE_ENV] = snakemake_version
 
 # Used as a module (`module scenebias: ... config: ...`), the host passes the config and nothing is read from its
 # folder. Run directly, one config at a time: config.yaml is the default run; `--configfile FILE [FILE ...]`
@@ -53,6 +57,7 @@ include: "rules/synth.smk"
 include: "rules/manifest.smk"
 include: "rules/frames.smk"
 include: "rules/fetch.smk"
+include: "rules/prepare.smk"
 include: "rules/humans.smk"
 include: "rules/scene.smk"
 include: "rules/train.smk"

@@ -10,7 +10,8 @@ rule bias_measures:
         scene=P("scene_labels", ds="{src}"),
         boxes=P("boxes", ds="{src}"),
     output:
-        P("bias"),
+        bias=P("bias"),
+        hparams=sidecar(P("bias")),
     log:
         P.log("bias_measures"),
     benchmark:
@@ -30,7 +31,8 @@ rule bias_measures:
         "python {params.script} --model {input.model} --manifest {input.manifest}"
         " --frames {input.frames} --scene-labels {input.scene} --boxes {input.boxes}"
         " {params.truth} --split {params.split} --probe-seed {params.seed}"
-        " --batch-size {params.batch_size} --threads {threads} --out {output} > {log} 2>&1"
+        " --batch-size {params.batch_size} --threads {threads} --out {output.bias}"
+        " --hparams {output.hparams} > {log} 2>&1"
 
 
 rule b_scene:
@@ -38,7 +40,8 @@ rule b_scene:
         features=b_scene_features,
         manifest=P("manifest"),
     output:
-        P("b_scene"),
+        b_scene=P("b_scene"),
+        hparams=sidecar(P("b_scene")),
     log:
         P.log("b_scene"),
     benchmark:
@@ -51,4 +54,5 @@ rule b_scene:
         seed=config["bias"]["probe_seed"],
     shell:
         "python {params.script} {input.features} --key {params.key}"
-        " --manifest {input.manifest} --seed {params.seed} --out {output} > {log} 2>&1"
+        " --manifest {input.manifest} --seed {params.seed} --out {output.b_scene}"
+        " --hparams {output.hparams} > {log} 2>&1"

@@ -3,6 +3,7 @@
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 from scenebias.config import (
@@ -13,11 +14,28 @@ from scenebias.config import (
     subset_list_entries,
     validate_config,
 )
-from scenebias.backends import SettingFile, ShardFrames, StageOutput, WorldFile
+from scenebias.backends import (
+    Prepared,
+    SettingFile,
+    SettingFiles,
+    ShardFrames,
+    StageOutput,
+    WorldFile,
+    setting_files,
+)
+from scenebias.config_backends import backends_in_use
 from scenebias.launch import pretrain_priorities
 from scenebias.manifest import shard_names
 from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, WORLD_FOLDERS, Layout, sidecar
-from scenebias.registry import BACKENDS, chosen_backend, dataset_kind
+from scenebias.registry import (
+    BACKENDS,
+    agreement_backend,
+    agreement_kinds,
+    backend_settings as settings_of,
+    chosen_backend,
+    dataset_kind,
+    delegate_backend,
+)
 from scenebias.sheets import SHEET_KEYS
 from scenebias.runs import (
     finetune_inits,
@@ -84,6 +102,10 @@ wildcard_constraints:
     variant="|".join(VARIANTS),
     init="|".join(INITS),
     tgt="|".join(TARGETS) or "no-target",
+    section="|".join(BACKENDS),
+    backend="|".join(
+        sorted({name for registry in BACKENDS.values() for name in registry})
+    ),
     seed=r"\d+",
     split=r"\d+",
 
@@ -142,17 +164,25 @@ def gpu_resources(gpus):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Backends (scenebias.registry): the chosen one of each section, and its job inputs from its registry record.
+# Backends (scenebias.registry): the chosen one of each section, the one it hands the videos it does not cover to
+# (its delegate setting), the one the agreement report compares it with, and their job inputs from their records.
 
 BACKEND = {
     section: chosen_backend(config, section) for section in BACKENDS
 }  # (name, record, settings)
+DELEGATE = {
+    section: delegate_backend(config, section) for section in BACKENDS
+}  # or None
+AGREEMENT = {
+    section: agreement_backend(config, section) for section in BACKENDS
+}  # or None
 
 
-def backend_file(section, source, wildcards):
+def backend_file(section, source, wildcards, name=None):
     """The file a backend's input source names for one job (scenebias.backends), or None when an optional one is
-    not configured."""
-    name, record, settings = BACKEND[section]
+    not configured. `name`: a backend of the section (default: the chosen one)."""
+    name = name or BACKEND[section][0]
+    settings = settings_of(config, section, name)
     key = f"{section}.{name}"
     if isinstance(source, ShardFrames):
         return shard_frames(wildcards)[source.part]
@@ -160,6 +190,10 @@ def backend_file(section, source, wildcards):
         return P(source.layout, ds=wildcards.ds, shard=wildcards.shard)
     if isinstance(source, WorldFile):
         return P.world(source.file, ds=wildcards.ds)
+    if isinstance(source, Prepared):
+        return P("backend_prepared", section=section, backend=name)
+    if isinstance(source, SettingFiles):
+        return setting_files(settings[source.key], source.patterns)
     if isinstance(source, SettingFile):
         value = settings[source.key]
         return file_setting(f"{key}.{source.key}", value) if value else None
@@ -177,44 +211,110 @@ def backend_file(section, source, wildcards):
     )
 
 
-def backend_inputs(section, **fixed):
+def job_backends(section, name=None):
+    """The backends one job of a section runs: `name` alone (an agreement job), or the chosen one and its
+    delegate."""
+    if name is not None:
+        return [name]
+    return [BACKEND[section][0], *([DELEGATE[section]] if DELEGATE[section] else [])]
+
+
+def backend_inputs(section, name=None, **fixed):
     """Input function of a backend's job: `fixed` (name -> input function of the job's own inputs) plus every file
-    the chosen backend's record names that is configured."""
+    the records of the job's backends name that is configured (the chosen backend's file on a shared name).
+    """
 
     def inputs(wildcards):
         files = {name: function(wildcards) for name, function in fixed.items()}
-        for name, source in BACKEND[section][1].files.items():
-            path = backend_file(section, source, wildcards)
-            if path is not None:
-                files[name] = path
+        for backend in job_backends(section, name):
+            for input_name, source in BACKENDS[section][backend].files.items():
+                path = backend_file(section, source, wildcards, backend)
+                if path is not None and input_name not in files:
+                    files[input_name] = path
         return files
 
     return inputs
 
 
-def backend_flags(section):
-    """A params function: `--<name> <file>` for each of the backend's file inputs the job has."""
-    return input_flags(**{name: f"--{name}" for name in BACKEND[section][1].files})
+def backend_flags(section, name=None):
+    """A params function: `--<name> <file>` for each of the job's backends' file inputs the job has."""
+    names = {n for b in job_backends(section, name) for n in BACKENDS[section][b].files}
+    return input_flags(**{n: f"--{n}" for n in sorted(names)})
 
 
-def backend_settings(section, **extra):
-    """The chosen backend's config section (plus `extra`) as JSON: the settings its job passes on."""
-    return json.dumps({**BACKEND[section][2], **extra}, sort_keys=True)
+def backend_settings(section, name=None, **extra):
+    """A backend's config section (plus `extra`) as JSON: the settings its job passes on (default: the chosen)."""
+    name = name or BACKEND[section][0]
+    return json.dumps({**settings_of(config, section, name), **extra}, sort_keys=True)
 
 
-def backend_env(section):
-    return f"../envs/{BACKEND[section][1].env}.yaml"
+def delegate_option(section, **extra):
+    """`--delegate NAME --delegate-settings JSON` when the chosen backend hands uncovered videos to another."""
+    name = DELEGATE[section]
+    if name is None:
+        return ""
+    return f"--delegate {name} --delegate-settings {shlex.quote(backend_settings(section, name, **extra))}"
+
+
+def backend_env(section, name=None):
+    """The conda env of a job: the delegate's when there is one (it runs the heavier code), else the backend's."""
+    names = job_backends(section, name)
+    return f"../envs/{BACKENDS[section][names[-1]].env}.yaml"
+
+
+def backend_gpu(section, name=None):
+    return gpus_of(
+        any(BACKENDS[section][b].uses_network for b in job_backends(section, name))
+    )
+
+
+# A backend's preparation (rules/prepare.smk): its files and their flags.
+
+
+def prepare_files(wildcards):
+    """The files a backend's preparation reads (name -> file, or list for a setting naming several)."""
+    record = BACKENDS[wildcards.section][wildcards.backend]
+    return {
+        name: backend_file(wildcards.section, source, wildcards, wildcards.backend)
+        for name, source in record.prepare.files.items()
+    }
+
+
+def prepare_flags(wildcards, input):
+    return " ".join(
+        f"--file {name} {shlex.quote(str(path))}"
+        for name in input.keys()
+        for path in (input[name] if isinstance(input[name], list) else [input[name]])
+    )
+
+
+# The agreement report: the datasets both backends of a section cover.
+
+
+def agreement_datasets(section):
+    if AGREEMENT[section] is None:
+        return []
+    kinds = agreement_kinds(config, section)
+    return [
+        ds
+        for ds, spec in config["datasets"].items()
+        if kinds is None or spec["kind"] in kinds
+    ]
 
 
 # Downloads: name -> (url, sha256): the `downloads` entries, and the weights of a chosen backend whose config gives
 # a url instead of a local file.
 DOWNLOADS = {name: (e["url"], e["sha256"]) for name, e in config["downloads"].items()}
-for _name, _record, _settings in BACKEND.values():
-    if _record.weights and _record.weights.required and _settings["url"]:
-        DOWNLOADS[_record.weights.download_name(_settings)] = (
-            _settings["url"],
-            _settings["sha256"],
+for _section in BACKENDS:
+    for _, _name in backends_in_use(config, _section):
+        _record, _settings = BACKENDS[_section][_name], settings_of(
+            config, _section, _name
         )
+        if _record.weights and _record.weights.required and _settings["url"]:
+            DOWNLOADS[_record.weights.download_name(_settings)] = (
+                _settings["url"],
+                _settings["sha256"],
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -345,6 +445,13 @@ def dataset_files(ds):
 def human_box_inputs(wildcards):
     """The shard's frames and the files the chosen box backend's record names."""
     return backend_inputs("humans")(wildcards) | shard_frames(wildcards)
+
+
+def agreement_box_inputs(wildcards):
+    """The same for the backend of the agreement report (humans.agreement)."""
+    return backend_inputs("humans", AGREEMENT["humans"])(wildcards) | shard_frames(
+        wildcards
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -527,11 +634,48 @@ def sheet_files():
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Agreement reports (rules/humans.smk, rules/scene.smk): per section, the layout of its JSON and its sheet's name.
+
+AGREEMENT_FILES = {
+    "humans": ("boxes_agreement", "boxes_agreement"),
+    "scene": ("scene_agreement", "scenes_agreement"),
+}
+
+
+def agreement_run_keys():
+    """{section, ds, chosen, other} of every agreement report of the run."""
+    return [
+        {
+            "section": section,
+            "ds": ds,
+            "chosen": BACKEND[section][0],
+            "other": AGREEMENT[section],
+        }
+        for section in BACKENDS
+        for ds in agreement_datasets(section)
+    ]
+
+
+def agreement_files():
+    return [
+        P(AGREEMENT_FILES[key["section"]][0], ds=key["ds"])
+        for key in agreement_run_keys()
+    ]
+
+
+def agreement_sheets():
+    return [
+        f"{P('sheet', ds=key['ds'], sheet=AGREEMENT_FILES[key['section']][1])}.png"
+        for key in agreement_run_keys()
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The default target.
 
 
 def all_targets():
-    targets = sheet_files()
+    targets = sheet_files() + agreement_files()
     for ds in config["datasets"]:
         targets += [
             P("frame_index", ds=ds),
@@ -548,9 +692,13 @@ def all_targets():
 # ---------------------------------------------------------------------------------------------------------
 # Local files named in the config must exist before any job runs (downloads are fetched by the fetch rule).
 
-for _section, (_name, _record, _settings) in BACKEND.items():
-    for _source in _record.files.values():
-        if isinstance(_source, SettingFile) and _settings[_source.key]:
-            file_setting(f"{_section}.{_name}.{_source.key}", _settings[_source.key])
+for _section in BACKENDS:
+    for _, _name in backends_in_use(config, _section):
+        _settings = settings_of(config, _section, _name)
+        for _source in BACKENDS[_section][_name].files.values():
+            if isinstance(_source, SettingFile) and _settings[_source.key]:
+                file_setting(
+                    f"{_section}.{_name}.{_source.key}", _settings[_source.key]
+                )
 for _ds in config["datasets"]:
     subset_list_files(_ds)

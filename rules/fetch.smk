@@ -3,10 +3,11 @@
 
 rule fetch:
     output:
-        ensure(
+        download=ensure(
             R("download"),
             sha256=lambda wc: DOWNLOADS[wc.name][1],
         ),
+        hparams=R("download_hparams"),
     log:
         R("fetch_log"),
     localrule: True
@@ -18,4 +19,4 @@ rule fetch:
         sha256=lambda wc: DOWNLOADS[wc.name][1],
     shell:
         "python {params.script} --url {params.url:q} --sha256 {params.sha256}"
-        " --out {output} > {log} 2>&1"
+        " --out {output.download} --hparams {output.hparams} > {log} 2>&1"

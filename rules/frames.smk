@@ -36,6 +36,7 @@ rule merge_frame_index:
     output:
         index=P("frame_index"),
         report=P("frames_report"),
+        hparams=sidecar(P("frame_index")),
     log:
         P.log("merge_frame_index"),
     benchmark:
@@ -47,4 +48,4 @@ rule merge_frame_index:
         script=script("merge_frame_index"),
     shell:
         "python {params.script} {input} --out {output.index}"
-        " --report {output.report} > {log} 2>&1"
+        " --report {output.report} --hparams {output.hparams} > {log} 2>&1"

@@ -8,6 +8,7 @@ checkpoint manifest:
     output:
         csv=P("manifest"),
         report=P("manifest_report"),
+        hparams=sidecar(P("manifest")),
     log:
         P.log("manifest"),
     benchmark:
@@ -24,4 +25,4 @@ checkpoint manifest:
     shell:
         "python {params.script} --kind {params.kind} --root {params.root:q}"
         " --options {params.options:q} --subset-lists {params.lists:q} --shard-size {params.shard_size}"
-        " --out {output.csv} --report {output.report} > {log} 2>&1"
+        " --out {output.csv} --report {output.report} --hparams {output.hparams} > {log} 2>&1"

@@ -9,6 +9,8 @@ rule report:
         logs=pretrain_logs(),
         sheets=sheet_files(),
         frames=[P("frames_report", ds=ds) for ds in config["datasets"]],
+        agreement=agreement_files(),
+        agreement_sheets=agreement_sheets(),
     output:
         md=report(
             P.report("md"), category="Results", labels={"table": "results (Markdown)"}
@@ -29,6 +31,7 @@ rule report:
         curves=report(
             P.report("curves"), category="Plots", labels={"plot": "training curves"}
         ),
+        hparams=P.report("hparams"),
     log:
         P.log("report"),
     benchmark:
@@ -42,6 +45,7 @@ rule report:
         bias_runs=json.dumps(pretrain_run_keys()),
         b_scene_runs=json.dumps([{"ds": ds} for ds in b_scene_datasets()]),
         sheet_runs=json.dumps(sheet_run_keys()),
+        agreement_runs=json.dumps(agreement_run_keys()),
         # The left-out table reads each dataset's stage reports under the results folder (a local rule).
         results=lambda wc: RESULTS,
         datasets=list(config["datasets"]),
@@ -56,8 +60,10 @@ rule report:
         " --logs {input.logs} --log-runs {params.bias_runs:q} --order {params.order}"
         " --targets {params.targets} {params.published}"
         " --sheets {input.sheets} --sheet-runs {params.sheet_runs:q}"
+        " --agreement {input.agreement} --agreement-sheets {input.agreement_sheets}"
+        " --agreement-runs {params.agreement_runs:q}"
         " --results {params.results} --left-out {params.datasets}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        " --out-dir {params.out_dir} --hparams {output.hparams} > {log} 2>&1"
 
 
 # The optional p_bias sweep (`snakemake --cores N p_bias_sweep`): not part of the default target.
@@ -70,6 +76,7 @@ rule p_bias_sweep:
         plot=report(
             P.report("sweep_plot"), category="Plots", labels={"plot": "p_bias sweep"}
         ),
+        hparams=sidecar(P.report("sweep_csv")),
     log:
         P.log("p_bias_sweep"),
     benchmark:
@@ -86,4 +93,4 @@ rule p_bias_sweep:
         "python {params.script} --bias {input.bias} --bias-runs {params.runs:q}"
         " --points {params.points}"
         " --order {params.order} --csv {output.csv} --md {output.md}"
-        " --plot {output.plot} > {log} 2>&1"
+        " --plot {output.plot} --hparams {output.hparams} > {log} 2>&1"

@@ -17,6 +17,7 @@ rule boxes_sheet:
             labels={"dataset": "{ds}", "sheet": "human boxes"},
         ),
         record=f"{P('sheet', sheet='boxes')}.json",
+        hparams=sidecar(P("sheet", sheet="boxes")),
     log:
         P.log("boxes_sheet"),
     benchmark:
@@ -33,7 +34,7 @@ rule boxes_sheet:
         "python {params.script} boxes --dataset {wildcards.ds} --index {input.index}"
         " --manifest {input.manifest} --boxes {input.boxes} --settings {params.settings:q}"
         " --score-threshold {params.threshold} --valid-ratio {params.valid_ratio}"
-        " --out {output.png} --record {output.record} > {log} 2>&1"
+        " --out {output.png} --record {output.record} --hparams {output.hparams} > {log} 2>&1"
 
 
 rule scenes_sheet:
@@ -49,6 +50,7 @@ rule scenes_sheet:
             labels={"dataset": "{ds}", "sheet": "scene labels"},
         ),
         record=f"{P('sheet', sheet='scenes')}.json",
+        hparams=sidecar(P("sheet", sheet="scenes")),
     log:
         P.log("scenes_sheet"),
     benchmark:
@@ -62,4 +64,4 @@ rule scenes_sheet:
     shell:
         "python {params.script} scenes --dataset {wildcards.ds} --index {input.index}"
         " --labels {input.labels} --settings {params.settings:q}"
-        " --out {output.png} --record {output.record} > {log} 2>&1"
+        " --out {output.png} --record {output.record} --hparams {output.hparams} > {log} 2>&1"

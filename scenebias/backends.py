@@ -14,13 +14,28 @@ The file sources, each turned into a job input by the workflow:
                                      (pinned `sha256`) saved as resources/downloads/<download>; a backend with
                                      no download name treats missing weights as "use my own default"
     SettingFile(key)                 an optional file named by the settings' `key` (a local path or download:NAME)
+    SettingFiles(key, patterns)      the files the settings' `key` names: a list of files, or a folder whose files
+                                     matching `patterns` are taken (sorted); required, checked before any job
     WorldFile(file)                  a file of the synthetic world's ground truth (rendered datasets only)
     StageOutput(layout)              another stage's output for the same dataset and shard (scenebias.paths)
+    Prepared()                       the folder the backend's `prepare` step made, once per run, from its own
+                                     sources (e.g. large released files read once into an indexed store)
+
+A backend that covers only some videos (its finder or labeller answers `Uncovered(reason)` for the others) names
+in `delegate_key` the setting that chooses what happens to them: `skip` leaves them out (recorded per video), a
+backend name of the same section computes them in the same job (its files become the job's inputs too; on a name
+both records use, the chosen backend's file serves both). `dataset_kinds` lists the dataset kinds such a backend can
+cover at all, so that the config check refuses `skip` when a dataset of another kind would get nothing.
+`output_space` says what its outputs are (e.g. Places365 classes): a delegate, or the backend an agreement report
+compares against (`<section>.agreement`), must give the same.
 """
 
 from __future__ import annotations
 
+import glob
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,18 @@ class SettingFile:
 
 
 @dataclass(frozen=True)
+class SettingFiles:
+    key: str
+    patterns: tuple[str, ...]  # when the setting names a folder: its files matching any of these (glob, sorted)
+    help: str = "files the backend's settings name"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    help: str = "the backend's prepared folder (its prepare step)"
+
+
+@dataclass(frozen=True)
 class WorldFile:
     file: str  # a name of scenebias.paths.WORLD_FILES
     help: str = "a file of the synthetic world's ground truth"
@@ -60,7 +87,24 @@ class StageOutput:
     help: str = "an output of another stage"
 
 
-FileSource = ShardFrames | Weights | SettingFile | WorldFile | StageOutput
+FileSource = ShardFrames | Weights | SettingFile | SettingFiles | WorldFile | StageOutput | Prepared
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """A step run once per run before the backend's per-shard jobs: `run(files, settings, out)` reads the files its
+    sources name (name -> path, or list of paths for SettingFiles) and writes the folder `out`, which the per-shard
+    jobs receive through their `Prepared()` source; it returns a report (JSON) kept in that folder."""
+
+    files: dict[str, FileSource]
+    run: Callable[[dict, dict, Path], dict]
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    """A finder's or labeller's answer for a video it has nothing for (not in a released file, ...)."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -71,12 +115,18 @@ class BackendRecord:
     uses_network: the job holds one GPU when the run has any (compute.gpus > 0).
     env: the conda env that runs it, envs/<env>.yaml (with --sdm conda).
     dataset_keys: settings keys whose value must name a dataset of the run.
+    prepare: a step run once per run whose folder the jobs read (Preparation), or None.
+    delegate_key, dataset_kinds, output_space: see the module's docstring.
     """
 
     files: dict[str, FileSource] = field(default_factory=dict)
     uses_network: bool = False
     env: str = "torch"
     dataset_keys: tuple[str, ...] = ()
+    prepare: Preparation | None = None
+    delegate_key: str | None = None
+    dataset_kinds: tuple[str, ...] | None = None
+    output_space: str = ""
 
     @property
     def weights(self) -> Weights | None:
@@ -107,6 +157,41 @@ def is_required(source: FileSource) -> bool:
     if isinstance(source, Weights):
         return source.required
     return not isinstance(source, SettingFile)
+
+
+SKIP = "skip"  # the delegate setting's value that leaves uncovered videos out
+
+
+def delegate_name(record: BackendRecord, settings: dict) -> str | None:
+    """The backend that computes what this one does not cover, or None (no delegate setting, or `skip`)."""
+    if record.delegate_key is None:
+        return None
+    value = settings.get(record.delegate_key, SKIP)
+    return None if value in (None, SKIP) else value
+
+
+def setting_files(value, patterns: tuple[str, ...]) -> list[str]:
+    """The files a SettingFiles setting names: a list of files (or one), or a folder's files matching `patterns`.
+    ValueError with what is wrong (the caller adds the config key)."""
+    if isinstance(value, str) and Path(value).is_dir():
+        found = sorted({f for pattern in patterns for f in glob.glob(str(Path(value) / pattern))})
+        if not found:
+            raise ValueError(f"the folder {value} holds no file matching {' or '.join(patterns)}")
+        return found
+    files = [value] if isinstance(value, str) else list(value or [])
+    if not files:
+        raise ValueError("no file given: name a folder, or list the files")
+    absent = [f for f in files if not Path(f).is_file()]
+    if absent:
+        raise ValueError(f"{', '.join(absent)}: no such file (nor folder)")
+    return files
+
+
+def recorded_files(record: BackendRecord, files: dict) -> dict:
+    """The job's file inputs that decide its result and whose sha256 its hparams.json records: weights and the
+    files the settings name (not the frames or other stages' outputs, which are the run's own)."""
+    kinds = (Weights, SettingFile, SettingFiles)
+    return {name: files[name] for name, source in record.files.items() if isinstance(source, kinds) and name in files}
 
 
 def missing_inputs(record: BackendRecord, files: dict) -> list[str]:

@@ -1,16 +1,16 @@
-"""Small helpers shared by the thin scripts in scripts/: logging and recording hyperparameters."""
+"""Small helpers shared by the thin scripts in scripts/: logging, and the record of what each job was made with."""
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import json
 import logging
 import os
-import platform
 import sys
 from pathlib import Path
 
-import scenebias
-from scenebias.launch import ALLOCATOR_ENVIRONMENT
+from scenebias.provenance import environment, file_record
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -22,16 +22,22 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def write_hparams(path: Path | str, params: dict) -> None:
-    """Record a stage's settings next to its outputs, with the versions that produced them."""
+def add_hparams_argument(parser: argparse.ArgumentParser, default_help: str = "beside --out") -> None:
+    """The `--hparams` option of a stage script: where its record (write_hparams) goes."""
+    parser.add_argument("--hparams", type=Path, help=f"where to record the settings and environment ({default_help})")
+
+
+def write_hparams(path: Path | str, params: dict, files: dict[str, Path | str | None] | None = None) -> None:
+    """The one writer of a job's hparams.json: its settings (`params`), the files it read that decide its result
+    (weights, released files, an initialisation; each with its sha256) and the environment it ran in
+    (scenebias.provenance: commit, Python, packages, CUDA/cuDNN/GPUs, ffmpeg, Snakemake)."""
     path = Path(path)
     record = {
         "params": params,
-        "scenebias": scenebias.__version__,
-        "python": platform.python_version(),
+        "files": {name: file_record(p) for name, p in (files or {}).items() if p is not None},
+        "environment": environment(),
         "argv": sys.argv,
-        # what the workflow set for every job (scenebias.launch); null where the job did not get it
-        "environment": {key: os.environ.get(key) for key in ALLOCATOR_ENVIRONMENT},
+        "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

@@ -8,21 +8,19 @@ the disk can tell: dataset roots, the splits a list file gives), and usable on i
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-from scenebias.backends import SettingFile, offline_backends
-from scenebias.registry import BACKENDS, chosen_backend, dataset_kind
+from scenebias.backends import SettingFile
+from scenebias.config_backends import ConfigError, check_backend_files_on_disk, check_backends
+from scenebias.registry import BACKENDS, dataset_kind
 from scenebias.synth.naming import sweep_dataset_name
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
-
-
-class ConfigError(ValueError):
-    """A config problem, with a message that names the offending key."""
 
 
 def _key_path(path) -> str:
@@ -96,8 +94,7 @@ def _check_semantics(config: dict) -> None:
                 f"config key 'world.targets.{name}.scene': scene {target['scene']} does not exist "
                 f"(world.n_scenes = {world['n_scenes']})"
             )
-    for section in BACKENDS:
-        _check_backend(config, section)
+    check_backends(config)
     variants = config["pretrain"]["variants"]
     if config["pretrain"]["dataset"] not in config["datasets"]:
         raise ConfigError(f"config key 'pretrain.dataset': {config['pretrain']['dataset']!r} is not in datasets")
@@ -126,35 +123,6 @@ def _check_semantics(config: dict) -> None:
             )
     _check_dataset_options(config)
     _check_splits(config)
-
-
-def _check_backend(config: dict, section: str) -> None:
-    """What the chosen backend of a section needs: its weights (a local file, or url + sha256 to download), rendered
-    datasets when it reads the rendered world's truth, and datasets of the run where its settings name one."""
-    name, record, settings = chosen_backend(config, section)
-    weights = record.weights
-    if (
-        weights is not None
-        and weights.required
-        and not settings["weights"]
-        and not (settings["url"] and settings["sha256"])
-    ):
-        offline = offline_backends(BACKENDS[section])
-        raise ConfigError(
-            f"config key '{section}.{name}': the {name} backend needs weights: set {section}.{name}.weights to a "
-            f"local file, or url together with sha256 to download it; offline alternative: "
-            f"{section}.backend: {' or '.join(offline)}"
-        )
-    if record.needs_world:
-        not_rendered = [d for d, spec in config["datasets"].items() if not dataset_kind(spec).rendered]
-        if not_rendered:
-            raise ConfigError(
-                f"config key '{section}.backend': {name} reads the rendered world's ground truth, which only rendered "
-                f"datasets have, not {not_rendered}"
-            )
-    for key in record.dataset_keys:
-        if settings[key] not in config["datasets"]:
-            raise ConfigError(f"config key '{section}.{name}.{key}': dataset {settings[key]!r} is not in datasets")
 
 
 def _check_dataset_options(config: dict) -> None:
@@ -218,8 +186,12 @@ def check_on_disk(config: dict, base: Path | str = ".") -> None:
             )
         for key, value in kind.list_files(dataset.get("options", {})):
             if not Path(root, value).is_file():
-                raise ConfigError(f"config key 'datasets.{name}.options.{key}': {Path(root, value)} does not exist")
+                hint = kind.missing_hint(root, dataset.get("options", {}))
+                raise ConfigError(
+                    f"config key 'datasets.{name}.options.{key}': {Path(root, value)} does not exist" + hint
+                )
     _check_splits(config, base)
+    check_backend_files_on_disk(config, base)
 
 
 DOWNLOAD_SCHEME = "download:"
@@ -296,6 +268,8 @@ def read_yaml(path: str | Path) -> dict:
         raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc.strerror}") from None
     if content is None:
         return {}
     if not isinstance(content, dict):
@@ -311,18 +285,68 @@ def load_config(path: str | Path) -> dict:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m scenebias.config CONFIG.yaml", file=sys.stderr)
-        return 2
+def merged_config(paths: list[str], overrides: list[str] | None = None) -> dict:
+    """The config Snakemake builds from `--configfile A B ...` and `--config KEY=VALUE ...`: the files deep-merged in
+    the order given, then the overrides (Snakemake's own merge, snakemake.utils.update_config)."""
+    from snakemake.utils import update_config
+
+    config: dict = {}
+    for path in paths:
+        if not Path(path).is_file():
+            raise ConfigError(f"{path}: no such config file")
+        update_config(config, read_yaml(path))
+    for entry in overrides or []:
+        update_config(config, config_override(entry))
+    return config
+
+
+def config_override(entry: str) -> dict:
+    """One `--config KEY=VALUE` as Snakemake reads it (snakemake.cli.parse_config, which imports all of Snakemake):
+    the value as an int, a float, True or False, else YAML read with every scalar a string, else the text."""
+    key, sep, text = entry.partition("=")
+    if not sep or not re.fullmatch(r"[a-zA-Z_][\w-]*\w", key):
+        raise ConfigError(f"--config {entry!r}: expected KEY=VALUE with KEY a name (as snakemake --config)")
+    if text == "":
+        return {key: None}
+    for parse in (int, float, {"True": True, "False": False}.__getitem__):
+        try:
+            return {key: parse(text)}
+        except (ValueError, KeyError):
+            continue
     try:
-        config = load_config(argv[0])
-        check_on_disk(config)
+        return {key: yaml.load(text, Loader=yaml.BaseLoader)}
+    except yaml.YAMLError:
+        return {key: text}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m scenebias.config",
+        description="Check a run's config as the workflow does before its first job (schema, then the checks a "
+        "schema cannot express, then what only the disk can tell: dataset roots, list files, released files) and "
+        "print it with every default filled in. Several files are merged like `snakemake --configfile A B`.",
+    )
+    parser.add_argument("configs", nargs="*", default=["config.yaml"], help="config file(s), later ones overriding "
+                        "earlier ones (default: config.yaml, the default run)")  # fmt: skip
+    parser.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="overrides, as snakemake --config")
+    parser.add_argument("--directory", default=".", help="the run's working directory (relative paths start there)")
+    parser.add_argument("--quiet", action="store_true", help="print nothing when the config is fine")
+    args = parser.parse_args(argv)
+    try:
+        config = merged_config(args.configs, args.config)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    yaml.safe_dump(config, sys.stdout, sort_keys=False)
+    try:
+        validate_config(config)
+        check_on_disk(config, args.directory)
+    except ConfigError as exc:
+        print(f"error: {' + '.join(args.configs)}: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        yaml.safe_dump(config, sys.stdout, sort_keys=False)
     return 0
 
 

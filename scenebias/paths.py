@@ -20,6 +20,11 @@ from pathlib import Path
 LAYOUT: dict[str, tuple[str, str]] = {
     # The synthetic world of a dataset of kind `synthetic` (files inside: WORLD_FILES).
     "world": ("world/{ds}", "a rendered synthetic dataset (rule synthesize_dataset): see the world's files below"),
+    # A backend's preparation, once per run (e.g. the authors' released files read into an indexed store).
+    "backend_prepared": (
+        "prepared/{section}/{backend}",
+        "a backend's prepared files (released files as memory-mappable .npy, report.json, hparams.json)",
+    ),
     # Per dataset: the manifest, then frames, human boxes and scene labels per shard and merged.
     "manifest": ("{ds}/manifest.csv", "video_id, path, label, label_name, split<k>, shard"),
     "manifest_report": ("{ds}/manifest_report.json", "listed / used / missing / unlisted videos"),
@@ -47,6 +52,14 @@ LAYOUT: dict[str, tuple[str, str]] = {
         "{ds}/humans/quality.json",
         "valid videos (the paper's 70 % rule); actor recall and IoU on the synthetic world",
     ),
+    "shard_boxes_agreement": (
+        "{ds}/humans/agreement/{shard}.npz",
+        "boxes of the backend humans.agreement names, for the agreement report; .hparams.json beside",
+    ),
+    "boxes_agreement": (
+        "{ds}/humans/agreement.json",
+        "humans.agreement: per-frame recall / precision at IoU 0.5 and validity verdicts, chosen vs the other",
+    ),
     "shard_scene_features": (
         "{ds}/scene/features/{shard}.npz",
         "appearance features per video (k-means labels, B_scene)",
@@ -60,6 +73,14 @@ LAYOUT: dict[str, tuple[str, str]] = {
         "soft scene pseudo-labels per video of one shard; .hparams.json beside",
     ),
     "scene_labels": ("{ds}/scene/labels.npz", "all shards' scene labels merged"),
+    "shard_scene_labels_agreement": (
+        "{ds}/scene/agreement/{shard}.npz",
+        "labels of the backend scene.agreement names, for the agreement report; .hparams.json beside",
+    ),
+    "scene_agreement": (
+        "{ds}/scene/agreement.json",
+        "scene.agreement: top-1 agreement and mean KL divergence of the soft labels, chosen vs the other",
+    ),
     "scene_quality": (
         "{ds}/scene/quality.json",
         "label statistics; purity and NMI against the synthetic world's scenes",
@@ -77,7 +98,10 @@ LAYOUT: dict[str, tuple[str, str]] = {
     "bias": ("{src}/bias/{variant}/seed{seed}.json", "bias measures of one pretrained model"),
     "b_scene": ("{ds}/bias/b_scene.json", "B_scene of a dataset: how well its scene features predict its actions"),
     "report": ("report", "the tables and plots of the run (below)"),
-    "sheet": ("report/{ds}/{sheet}_sheet", "contact sheets (.png and .json) of a dataset: sheet is boxes or scenes"),
+    "sheet": (
+        "report/{ds}/{sheet}_sheet",
+        "contact sheets (.png and .json) of a dataset: sheet is boxes, scenes, boxes_agreement or scenes_agreement",
+    ),
     # Job logs, Snakemake benchmarks and resumable training checkpoints (outside every job's outputs).
     "logs": ("logs", "one log per job: logs/<stage>/... (JOBS)"),
     "benchmarks": ("benchmarks", "Snakemake's run time and memory of every job: benchmarks/<stage>/....tsv"),
@@ -122,6 +146,7 @@ REPORT_FILES: dict[str, tuple[str, str]] = {
     "sweep_csv": ("p_bias_sweep.csv", "the optional p_bias sweep (target p_bias_sweep)"),
     "sweep_md": ("p_bias_sweep.md", "the sweep's table"),
     "sweep_plot": ("p_bias_sweep.png", "the sweep's plot"),
+    "hparams": ("hparams.json", "what the report job ran with (results.md's footer sums up every job's record)"),
 }
 
 # Each job's log (logs/<stem>.log) and benchmark (benchmarks/<stem>.tsv), by rule.
@@ -130,12 +155,17 @@ JOBS: dict[str, str] = {
     "manifest": "manifest/{ds}",
     "extract_frames": "frames/{ds}/{shard}",
     "merge_frame_index": "frames/{ds}/merge",
+    "prepare_backend": "prepare/{section}/{backend}",
     "human_boxes": "humans/{ds}/{shard}",
     "merge_human_boxes": "humans/{ds}/merge",
+    "human_boxes_agreement": "humans/{ds}/agreement_{shard}",
+    "boxes_agreement": "humans/{ds}/agreement",
     "scene_features": "scene/{ds}/features_{shard}",
     "fit_scene_model": "scene/fit_model",
     "scene_labels": "scene/{ds}/{shard}",
     "merge_scene_labels": "scene/{ds}/merge",
+    "scene_labels_agreement": "scene/{ds}/agreement_{shard}",
+    "scene_agreement": "scene/{ds}/agreement",
     "pretrain": "pretrain/{src}/{variant}/seed{seed}",
     "finetune": "finetune/{tgt}/{init}/split{split}/seed{seed}",
     "bias_measures": "bias/{src}/{variant}/seed{seed}",
@@ -150,6 +180,7 @@ JOBS: dict[str, str] = {
 RESOURCE_LAYOUT: dict[str, tuple[str, str]] = {
     "download": ("downloads/{name}", "a file fetched with its pinned sha256 (weights, lists)"),
     "fetch_log": ("logs/fetch/{name}.log", "the log of one download"),
+    "download_hparams": ("downloads/{name}.hparams.json", "the record of one download (its url, sha256, environment)"),
 }
 
 HPARAMS_SUFFIX = ".hparams.json"  # the settings record beside a stage's output file: <stem>.hparams.json
@@ -267,6 +298,14 @@ def readme() -> str:
         "Under the resources folder (config `resources`, shared by every results folder):",
         "",
         *rows(RESOURCE_LAYOUT.values(), "resources/"),
+        "",
+        "What every result was made with: each job writes a record beside its outputs, `hparams.json` in a folder",
+        "(a training run, a shard's frames, report/) or `<stem>.hparams.json` beside a single output file",
+        "(humans/0000.hparams.json for humans/0000.npz). It holds the job's settings (`params`), the files that",
+        "decide its result with their sha256 (`files`: weights, released files, an initialisation) and its",
+        "`environment`: the git commit and whether the code had uncommitted changes, Python, torch and",
+        "torchvision, CUDA, cuDNN and the GPUs, the ffmpeg binary and its version, Snakemake's version, the host.",
+        "report/results.md ends with the distinct environments of the run and the files read, once.",
     ]
     return "\n".join(lines) + "\n"
 

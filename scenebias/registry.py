@@ -10,7 +10,7 @@ The networks (`model.name`) have their registry in scenebias.models, which impor
 
 from __future__ import annotations
 
-from scenebias.backends import BackendRecord
+from scenebias.backends import BackendRecord, delegate_name
 from scenebias.datasets import DATASET_KINDS, DatasetKind
 from scenebias.humans.stage import BOX_BACKENDS
 from scenebias.scene import LABELLERS
@@ -25,9 +25,43 @@ def chosen_backend(config: dict, section: str) -> tuple[str, BackendRecord, dict
     return name, BACKENDS[section][name], config[section].get(name, {})
 
 
+def backend_settings(config: dict, section: str, name: str) -> dict:
+    """The settings of any backend of a section (its config key of the same name; {} when the schema has none)."""
+    return config[section].get(name, {})
+
+
+def delegate_backend(config: dict, section: str) -> str | None:
+    """The backend that computes the videos the chosen one does not cover (its delegate setting), or None."""
+    _, record, settings = chosen_backend(config, section)
+    return delegate_name(record, settings)
+
+
+def agreement_backend(config: dict, section: str) -> str | None:
+    """The backend whose outputs the agreement report compares with the chosen one's (`<section>.agreement`)."""
+    return config[section].get("agreement")
+
+
+def agreement_kinds(config: dict, section: str) -> tuple[str, ...] | None:
+    """The dataset kinds both the chosen and the agreement backend can cover (None: any)."""
+    chosen = chosen_backend(config, section)[1].dataset_kinds
+    other = BACKENDS[section][agreement_backend(config, section)].dataset_kinds
+    if chosen is None or other is None:
+        return chosen if other is None else other
+    return tuple(k for k in chosen if k in other)
+
+
 def dataset_kind(dataset: dict) -> DatasetKind:
     """The kind record of one `datasets.<name>` entry."""
     return DATASET_KINDS[dataset["kind"]]
 
 
-__all__ = ["BACKENDS", "DATASET_KINDS", "chosen_backend", "dataset_kind"]
+__all__ = [
+    "BACKENDS",
+    "DATASET_KINDS",
+    "agreement_backend",
+    "agreement_kinds",
+    "backend_settings",
+    "chosen_backend",
+    "dataset_kind",
+    "delegate_backend",
+]

@@ -1,8 +1,9 @@
 """Scene pseudo-labels per video: the paper's Places365 ResNet-50, or offline k-means appearance clusters.
 
 Output (per shard, then merged per dataset) is an `.npz` with `video_ids` (N,), `soft` (N, K) float32 rows that
-sum to 1, `top1` (N,) int64 and, when known, `class_names` (K,). The paper found soft labels better than hard
-ones (HMDB51 56.2 vs 54.5, docs/design.md §2).
+sum to 1, `top1` (N,) int64 (the soft label's argmax; the authors' majority vote for released labels) and, when
+known, `class_names` (K,), plus the per-video record of where each label came from (scenebias.coverage). The
+paper found soft labels better than hard ones (HMDB51 56.2 vs 54.5, docs/design.md §2).
 """
 
 from __future__ import annotations
@@ -16,35 +17,52 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from scenebias.backends import BackendRecord, SettingFile, ShardFrames, StageOutput, Weights
+from scenebias.backends import (
+    BackendRecord,
+    Preparation,
+    Prepared,
+    SettingFile,
+    SettingFiles,
+    ShardFrames,
+    StageOutput,
+    Weights,
+)
+from scenebias.coverage import Coverage, ShardLabels
+from scenebias.coverage import summary as coverage_summary
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import load_boxes, mask_humans
+from scenebias.places365 import (  # noqa: F401  (re-exported: the labeller's pieces)
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PLACES365_CLASSES,
+    load_places365,
+    places365_preprocess,
+    places365_soft_labels,
+    read_places365_categories,
+    sample_indices,
+)
+from scenebias.released import places as released_places
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-PLACES365_CLASSES = 365
 KMEANS_STD_FLOOR = 1e-2  # smallest per-feature scale used to standardise k-means features (see fit_kmeans)
 
 
-def sample_indices(n_frames: int, n: int) -> list[int]:
-    """n evenly spaced frame indices (all frames when the video is shorter)."""
-    if n_frames <= n:
-        return list(range(n_frames))
-    return np.linspace(0, n_frames - 1, n).round().astype(int).tolist()
-
-
-def save_labels(path: Path, video_ids, soft: np.ndarray, class_names=None) -> None:
+def save_labels(
+    path: Path, video_ids, soft: np.ndarray, class_names=None, top1=None, coverage: Coverage | None = None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     extra = {"class_names": np.asarray(class_names, dtype=str)} if class_names is not None else {}
+    if top1 is None:
+        top1 = soft.argmax(1) if len(soft) else np.zeros(0, np.int64)
     tmp = path.with_name(f".{path.name}.tmp.npz")
     np.savez(
         tmp,
         video_ids=np.asarray(video_ids, dtype=str),
         soft=soft.astype(np.float32),
-        top1=soft.argmax(1).astype(np.int64) if len(soft) else np.zeros(0, np.int64),
+        top1=np.asarray(top1, np.int64),
         **extra,
+        **(coverage.arrays() if coverage is not None else {}),
     )
     tmp.replace(path)
 
@@ -54,14 +72,24 @@ def load_labels(path: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
+def load_coverage(path: Path) -> Coverage:
+    with np.load(path) as data:
+        return Coverage.from_npz(data, len(data["video_ids"]))
+
+
 def merge_label_files(paths: list[Path], out: Path) -> None:
     parts = [load_labels(p) for p in paths]
     names = parts[0].get("class_names") if parts else None
+    coverage = Coverage()
+    for path in paths:
+        coverage.extend(load_coverage(path))
     save_labels(
         out,
         np.concatenate([p["video_ids"] for p in parts]),
         np.concatenate([p["soft"] for p in parts]),
         names,
+        np.concatenate([p["top1"] for p in parts]),
+        coverage,
     )
 
 
@@ -137,115 +165,16 @@ def kmeans_soft_labels(features: np.ndarray, model: dict[str, np.ndarray], tempe
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Places365 backend (CSAILVision/places365)
-
-
-def load_places365(weights: Path):
-    """torchvision ResNet-50 with 365 outputs, loaded strictly from the official CSAILVision checkpoint.
-
-    `resnet50_places365.pth.tar` is a dict with `state_dict` whose keys carry DataParallel's `module.` prefix
-    (plus `epoch`, `arch`, `best_prec1`). Those are plain tensors and numbers, so `weights_only=True` reads it.
-    """
-    from torchvision.models import resnet50
-
-    from scenebias.models.common import read_weights
-
-    checkpoint = read_weights(weights, "checkpoint")
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise ValueError(f"{weights}: not a Places365 checkpoint (expected a dict with 'state_dict')")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    model = resnet50(weights=None, num_classes=PLACES365_CLASSES)
-    try:
-        result = model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # shape mismatches raise even with strict=False (e.g. an ImageNet 1000-class fc)
-        raise ValueError(f"{weights}: does not match a ResNet-50 with {PLACES365_CLASSES} classes: {exc}") from exc
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"{weights}: does not match a ResNet-50 with {PLACES365_CLASSES} classes; missing keys "
-            f"{result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]}"
-        )
-    return model.eval()
-
-
-def read_places365_categories(path: Path) -> list[str]:
-    """Class names from `categories_places365.txt` ("/a/airfield 0" per line), in index order."""
-    names, seen = {}, {}
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            raise ValueError(f"{path}:{lineno}: expected '<category> <index>', got {line!r}")
-        index = int(parts[1])
-        if index in seen:
-            raise ValueError(f"{path}:{lineno}: index {index} already given on line {seen[index]}")
-        names[index], seen[index] = parts[0], lineno
-    if sorted(names) != list(range(len(names))):
-        raise ValueError(f"{path}: category indices must run 0..{len(names) - 1}")
-    return [names[i] for i in range(len(names))]
-
-
-def places365_preprocess(frames: np.ndarray):
-    """The Places365 demo's preprocessing: resize to 256x256, centre crop 224, ImageNet mean/std."""
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
-    x = F.interpolate(x, size=(256, 256), mode="bilinear", align_corners=False, antialias=True)
-    x = x[:, :, 16:240, 16:240]
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
-def places365_soft_labels(
-    model, index: pd.DataFrame, packs: Path, frames_per_video: int, batch_size: int, device: str
-) -> tuple[list[str], np.ndarray]:
-    """Per video: mean over sampled frames of the per-frame softmax (the paper's soft pseudo label)."""
-    import torch
-
-    model = model.to(device)
-    ok = index[index["status"] == "ok"]
-    ids, soft = [], []
-    pending: list[tuple[str, np.ndarray]] = []
-
-    def flush():
-        # Preprocess per video before batching: videos of one shard may differ in size (aspect ratio).
-        with torch.inference_mode():
-            x = torch.cat([places365_preprocess(f) for _, f in pending])
-            probs = torch.cat(
-                [model(x[i : i + batch_size].to(device)).softmax(1).cpu() for i in range(0, len(x), batch_size)]
-            ).numpy()
-        start = 0
-        for vid, f in pending:
-            ids.append(vid)
-            soft.append(probs[start : start + len(f)].mean(0))
-            start += len(f)
-        pending.clear()
-
-    for row in tqdm(list(ok.itertuples()), desc="places365", unit="video", mininterval=2):
-        pending.append(
-            (row.video_id, read_frames(packs / row.pack, sample_indices(int(row.n_frames), frames_per_video)))
-        )
-        if sum(len(f) for _, f in pending) >= batch_size:
-            flush()
-    if pending:
-        flush()
-    if not ids:  # a shard whose videos all failed extraction
-        return ids, np.zeros((0, PLACES365_CLASSES), np.float32)
-    return ids, np.asarray(soft, np.float32)
-
-
-# ---------------------------------------------------------------------------------------------------------
 # The labellers: one per scene backend (config scene.backend), one signature
 
 
 @dataclass(frozen=True, kw_only=True)
 class Labeller(BackendRecord):
-    """A scene backend (config scene.backend): `label(files, settings)` -> (video ids, soft labels (N, K), class
-    names or None) for one shard. `files` holds the job's named inputs (`files`, scenebias.backends); `settings` is
-    the backend's config section (scene.<name>) plus `frames_per_video`.
+    """A scene backend (config scene.backend): `label(files, settings, videos)` -> (video ids, soft labels (N, K),
+    class names or None), or a ShardLabels (scenebias.coverage) when it covers only some videos, for one shard's
+    extracted videos (those in the set `videos` only, when given: the ones another backend left to it). `files`
+    holds the job's named inputs (`files`, scenebias.backends); `settings` is the backend's config section
+    (scene.<name>) plus `frames_per_video`.
 
     b_scene: what B_scene probes for this backend, (layout name, key in its .npz): per-shard appearance features
     or the merged soft labels.
@@ -255,9 +184,12 @@ class Labeller(BackendRecord):
     b_scene: tuple[str, str] = ("scene_labels", "soft")
 
 
-def _kmeans_label(files: dict[str, Path], settings: dict):
+def _kmeans_label(files: dict[str, Path], settings: dict, videos: set[str] | None = None):
     with np.load(files["features"]) as data:
         ids, feats = data["video_ids"].tolist(), data["features"]
+    if videos is not None:
+        keep = [i for i, v in enumerate(ids) if v in videos]
+        ids, feats = [ids[i] for i in keep], feats[keep]
     with np.load(files["model"]) as data:
         model = {k: data[k] for k in data.files}
     if not ids:  # a shard whose videos all failed extraction
@@ -265,11 +197,13 @@ def _kmeans_label(files: dict[str, Path], settings: dict):
     return ids, kmeans_soft_labels(feats, model, settings["temperature"]), None
 
 
-def _places365_label(files: dict[str, Path], settings: dict):
+def _places365_label(files: dict[str, Path], settings: dict, videos: set[str] | None = None):
     from scenebias.device import resolve_device
 
     model = load_places365(files["weights"])
     index = pd.read_csv(files["index"], keep_default_na=False)
+    if videos is not None:
+        index = index[index["video_id"].isin(videos)]
     ids, soft = places365_soft_labels(model, index, files["packs"], settings["frames_per_video"],
                                       settings["batch_size"], resolve_device(settings["device"]))  # fmt: skip
     names = read_places365_categories(files["categories"]) if files.get("categories") else None
@@ -297,8 +231,62 @@ LABELLERS: dict[str, Labeller] = {
             "categories": SettingFile("categories", "categories_places365.txt (optional: class names)"),
         },
         uses_network=True,
+        output_space="places365",
+    ),
+    # The authors' released Mini-Kinetics Places365 labels (scenebias.released), read once by the prepare step.
+    "released": Labeller(
+        label=released_places.label_shard,
+        files={
+            "index": ShardFrames("index", "the shard's frame index.csv"),
+            "manifest": StageOutput("manifest", "the dataset's manifest (classes)"),
+            "release": Prepared("the released scene labels, prepared"),
+            "categories": SettingFile("categories", "categories_places365.txt (optional: class names)"),
+        },
+        prepare=Preparation(
+            files={"labels": SettingFiles("labels", ("*train*.npy", "*val*.npy"), "released Places365 .npy files")},
+            run=released_places.import_labels,
+        ),
+        delegate_key="missing",
+        dataset_kinds=("kinetics",),
+        output_space="places365",
     ),
 }
+
+
+def label_shard(
+    name: str, files: dict, settings: dict, delegate: tuple[str, dict] | None = None
+) -> tuple[ShardLabels, Coverage]:
+    """One shard's labels from the backend `name`; the videos it does not cover from `delegate` (name, settings)
+    when given, else left out. Returns the labels (delegated ones appended) and the per-video record."""
+    labels = LABELLERS[name].label(files, settings)
+    labels = labels if isinstance(labels, ShardLabels) else ShardLabels(*labels)
+    notes = labels.notes or [{} for _ in labels.ids]
+    coverage = Coverage([name] * len(labels.ids), notes, [])
+    top1 = labels.top1 if labels.top1 is not None else (labels.soft.argmax(1) if len(labels.ids) else None)
+    if not labels.uncovered:
+        return labels, coverage
+    if delegate is None:
+        coverage.left_out = list(labels.uncovered)
+        log.warning("%d video(s) left out (no scene label), e.g. %s: %s", len(labels.uncovered), *labels.uncovered[0])
+        return labels, coverage
+    reasons = dict(labels.uncovered)
+    extra = LABELLERS[delegate[0]].label(files, delegate[1], set(reasons))
+    extra = extra if isinstance(extra, ShardLabels) else ShardLabels(*extra)
+    if extra.soft.shape[1:] != labels.soft.shape[1:] and len(labels.ids) and len(extra.ids):
+        raise ValueError(
+            f"{name} gives {labels.soft.shape[1]} classes, its delegate {delegate[0]} {extra.soft.shape[1]}"
+        )
+    coverage.extend(Coverage([delegate[0]] * len(extra.ids), [{"delegated": reasons[v]} for v in extra.ids], []))
+    soft = np.concatenate([labels.soft, extra.soft]) if len(labels.ids) else extra.soft
+    extra_top1 = extra.top1 if extra.top1 is not None else extra.soft.argmax(1)
+    merged = ShardLabels(
+        labels.ids + list(extra.ids),
+        soft,
+        labels.names or extra.names,
+        np.concatenate([top1, extra_top1]) if top1 is not None else extra_top1,
+        coverage.notes,
+    )
+    return merged, coverage
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -310,6 +298,7 @@ def label_quality(labels_npz: Path, truth_csv: Path | None) -> dict:
 
     labels = load_labels(labels_npz)
     report = {"videos": int(len(labels["video_ids"])), "classes": int(labels["soft"].shape[1])}
+    report["coverage"] = coverage_summary(labels["video_ids"].tolist(), load_coverage(labels_npz))
     if labels["soft"].size:
         report["mean_max_prob"] = float(labels["soft"].max(1).mean())
     if truth_csv is not None and truth_csv.is_file() and len(labels["video_ids"]):

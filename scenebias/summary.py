@@ -3,8 +3,10 @@ Snakefile's onsuccess/onerror) and a section of the report.
 
 Read from the files the stages write: `<ds>/manifest_report.json` (listed videos missing on disk; Kinetics ids
 selected but not downloaded), the frame indexes (`<ds>/frames/report.json` once merged, else the shards'
-`index.csv` written so far, so a run that stopped early still says what failed) and `<ds>/humans/quality.json`
-(whole-frame motion boxes dropped). A dataset whose manifest job failed shows that job's error line.
+`index.csv` written so far, so a run that stopped early still says what failed) and the boxes' and scene labels'
+`quality.json` (whole-frame motion boxes dropped; videos a backend left out, handed to another backend, or whose
+released frame count differed from ours: scenebias.coverage). A dataset whose manifest job failed shows that job's
+error line.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from scenebias.coverage import summary_lines as coverage_lines
 from scenebias.paths import Layout
 
 EXAMPLES = 3  # example videos shown per reason
@@ -31,6 +34,7 @@ class DatasetSummary:
     extracted: int | None = None  # videos with frames (None: no frame index yet)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (video id, reason)
     dropped_boxes: dict | None = None
+    coverage: dict = field(default_factory=dict)  # "human boxes" / "scene labels" -> quality.json's coverage section
     manifest_error: str | None = None
     details: list[str] = field(default_factory=list)  # files that hold the details
 
@@ -105,6 +109,11 @@ def dataset_summary(results: Path, name: str) -> DatasetSummary:
     if quality and quality.get("large_boxes_dropped", {}).get("boxes"):
         summary.dropped_boxes = quality["large_boxes_dropped"]
         summary.details.append(P("boxes_quality", ds=name))
+    for what, layout in (("human boxes", "boxes_quality"), ("scene labels", "scene_quality")):
+        section = (_read_json(Path(P(layout, ds=name))) or {}).get("coverage")
+        if coverage_lines(what, section):
+            summary.coverage[what] = section
+            summary.details.append(P(layout, ds=name))
     return summary
 
 
@@ -134,12 +143,14 @@ def summary_lines(s: DatasetSummary) -> list[str]:
 
 
 def box_lines(s: DatasetSummary) -> list[str]:
+    lines = [line for what, section in s.coverage.items() for line in coverage_lines(what, section)]
     d = s.dropped_boxes
     if not d:
-        return []
+        return lines
     return [
         f"  human boxes: {d['boxes']} whole-frame motion boxes dropped on {d['frames']} frame(s) of {d['videos']} "
-        "video(s) (humans.motion.max_area)"
+        "video(s) (humans.motion.max_area)",
+        *lines,
     ]
 
 
@@ -155,6 +166,17 @@ def run_summary(results: Path | str, datasets: list[str]) -> str:
     return "\n".join(lines)
 
 
+def coverage_cell(s: DatasetSummary) -> str:
+    """One table cell: per section, the videos per source, left out and mapped by time (when any)."""
+    parts = []
+    for what, c in s.coverage.items():
+        sources = ", ".join(f"{src} {n}" for src, n in c.get("videos_by_source", {}).items())
+        extra = [f"{c['left_out']} left out" for _ in [0] if c.get("left_out")]
+        extra += [f"{c['time_mapped']} time-mapped" for _ in [0] if c.get("time_mapped")]
+        parts.append(f"{what}: {'; '.join([sources, *extra])}")
+    return "<br>".join(parts)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -162,8 +184,8 @@ def _cell(text: str) -> str:
 def left_out_markdown(results: Path | str, datasets: list[str]) -> str:
     """The report's table of videos left out per dataset."""
     rows = ["| dataset | listed | with frames | missing on disk | failed | reasons (count, e.g.) | whole-frame boxes "
-            "dropped | details |"]  # fmt: skip
-    rows.append("|---|---|---|---|---|---|---|---|")
+            "dropped | boxes / scene labels: sources, left out, time-mapped | details |"]  # fmt: skip
+    rows.append("|---|---|---|---|---|---|---|---|---|")
     for name in datasets:
         s = dataset_summary(Path(results), name)
         if s.listed is None:
@@ -172,7 +194,7 @@ def left_out_markdown(results: Path | str, datasets: list[str]) -> str:
         reasons = _cell(reasons)
         rows.append(
             f"| {name} | {s.listed} | {'–' if s.extracted is None else s.extracted} | {s.missing} | {len(s.failed)} "
-            f"| {reasons or '–'} | {(s.dropped_boxes or {}).get('boxes', 0)} "
+            f"| {reasons or '–'} | {(s.dropped_boxes or {}).get('boxes', 0)} | {_cell(coverage_cell(s)) or '–'} "
             f"| {', '.join(f'`{d}`' for d in s.details) or '–'} |"
         )
     return "\n".join(rows)

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from scenebias.bias.measures import b_scene, linear_probe
-from scenebias.cli import setup_logging
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
+from scenebias.paths import sidecar
 
 
 def load_features(paths: list[Path], key: str) -> dict[str, np.ndarray]:
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--split", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
+    add_hparams_argument(parser)
     args = parser.parse_args()
     setup_logging()
     feats = load_features(args.features, args.key)
@@ -42,6 +44,10 @@ def main() -> None:
     out = {**b_scene(probe["accuracy"], n_classes), "n_classes": n_classes, "probe": probe, "features": args.key}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_hparams(
+        args.hparams or sidecar(args.out),
+        {"key": args.key, "split": args.split, "seed": args.seed, "files": len(args.features)},
+    )
     print(json.dumps(out))
 
 

@@ -9,8 +9,9 @@ import _bootstrap  # noqa: F401
 import torch
 
 from scenebias.bias.protocol import measure_model
-from scenebias.cli import setup_logging
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.device import resolve_device
+from scenebias.paths import sidecar
 
 
 def main() -> None:
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True)
+    add_hparams_argument(parser)
     args = parser.parse_args()
     setup_logging()
     torch.set_num_threads(args.threads)
@@ -34,6 +36,11 @@ def main() -> None:
                         args.split, args.probe_seed, args.batch_size, resolve_device(args.device))  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_hparams(
+        args.hparams or sidecar(args.out),
+        {"split": args.split, "probe_seed": args.probe_seed, "batch_size": args.batch_size, "device": args.device},
+        files={"model": args.model},
+    )
     print(json.dumps(out))
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
+from scenebias.paths import sidecar
 from scenebias.sheets import SheetSettings, boxes_sheet, scenes_sheet, write_sheet
 
 
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--valid-ratio", type=float, default=0.7)
     parser.add_argument("--out", type=Path, required=True, help="the PNG")
     parser.add_argument("--record", type=Path, required=True, help="the JSON of what the PNG shows")
+    add_hparams_argument(parser, "beside --out")
     args = parser.parse_args()
     setup_logging()
     settings = SheetSettings(**json.loads(args.settings))
@@ -40,6 +42,9 @@ def main() -> None:
             parser.error("the scenes sheet needs --labels")
         sheet, record = scenes_sheet(args.dataset, args.index, args.labels, settings)
     write_sheet(sheet, record, args.out, args.record)
+    params = {"sheet": args.sheet, "settings": vars(settings), "score_threshold": args.score_threshold,
+              "valid_ratio": args.valid_ratio}  # fmt: skip
+    write_hparams(args.hparams or sidecar(args.out), params)
     grid = record["grid"]
     logging.info("%s: %d rows x %d columns, %dx%d px", args.out, grid["rows"], grid["cols"], *sheet.shape[1::-1])
 

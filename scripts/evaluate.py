@@ -11,9 +11,10 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 import torch
 
-from scenebias.cli import setup_logging
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.device import resolve_device
 from scenebias.evaluate import evaluate_saved_model, write_evaluation
+from scenebias.paths import sidecar
 
 
 def main() -> None:
@@ -28,12 +29,15 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True, help="eval.json")
     parser.add_argument("--predictions", type=Path, help="per-video predictions CSV")
+    add_hparams_argument(parser)
     args = parser.parse_args()
     setup_logging()
     torch.set_num_threads(args.threads)
     report, table = evaluate_saved_model(args.model, args.manifest, args.frames, args.split, args.roles,
                                          resolve_device(args.device), args.batch_size)  # fmt: skip
     write_evaluation(report, table, args.out, args.predictions)
+    params = {"split": args.split, "roles": args.roles, "batch_size": args.batch_size, "device": args.device}
+    write_hparams(args.hparams or sidecar(args.out), params, files={"model": args.model})
     print(f"video top-1 {report['video_top1']:.4f}, clip top-1 {report['clip_top1']:.4f} ({report['n_videos']} videos)")
 
 

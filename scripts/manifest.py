@@ -8,9 +8,10 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.datasets import DATASET_KINDS
 from scenebias.manifest import ManifestError, assign_shards, reconcile_with_disk, write_manifest
+from scenebias.paths import sidecar
 
 
 def main() -> None:
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True, help="manifest.csv to write")
     parser.add_argument("--report", type=Path, required=True, help="manifest_report.json to write")
+    add_hparams_argument(parser)
     args = parser.parse_args()
     setup_logging()
     try:
@@ -46,6 +48,13 @@ def main() -> None:
     manifest = assign_shards(manifest, args.shard_size)
     report["video_root"] = str(video_root.resolve())
     write_manifest(manifest, {**report, "adapter": adapter_report}, args.out, args.report)
+    write_hparams(
+        args.hparams or sidecar(args.out),
+        {"kind": args.kind, "root": str(args.root), "options": options, "shard_size": args.shard_size},
+        files={
+            f"subset_list_{k}": v for k, v in (lists.items() if isinstance(lists, dict) else enumerate(lists or []))
+        },
+    )
     print(f"{args.root}: {len(manifest)} videos in {manifest['shard'].nunique()} shard(s) -> {args.out}")
 
 

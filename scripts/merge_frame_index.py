@@ -10,8 +10,9 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 import pandas as pd
 
-from scenebias.cli import setup_logging
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.frames import write_index
+from scenebias.paths import sidecar
 
 
 def main() -> None:
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument("indexes", nargs="*", type=Path, help="shard index.csv files")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True)
+    add_hparams_argument(parser)
     args = parser.parse_args()
     setup_logging()
     if not args.indexes:
@@ -41,6 +43,7 @@ def main() -> None:
         "frames_total": int(index["n_frames"].sum()),
     }
     args.report.write_text(json.dumps(report, indent=1) + "\n")
+    write_hparams(args.hparams or sidecar(args.out), {"shards": len(args.indexes)})
     print(f"{report['ok']}/{report['videos']} videos have frames ({report['failed']} left out) -> {args.out}")
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging, write_json
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams, write_json
 from scenebias.humans.boxes import merge_box_files
 from scenebias.humans.stage import box_quality
+from scenebias.paths import sidecar
 
 
 def main() -> None:
@@ -20,6 +21,7 @@ def main() -> None:
     parser.add_argument("--score-threshold", type=float, required=True)
     parser.add_argument("--valid-ratio", type=float, required=True)
     parser.add_argument("--truth-dir", type=Path, help="synthetic dataset folder with actor_masks.npz")
+    add_hparams_argument(parser)
     args = parser.parse_args()
     setup_logging()
     if not args.shards:
@@ -27,6 +29,10 @@ def main() -> None:
     merge_box_files(args.shards, args.out)
     report = box_quality(args.out, args.score_threshold, args.valid_ratio, args.truth_dir)
     write_json(args.quality, report)
+    write_hparams(
+        args.hparams or sidecar(args.out),
+        {"shards": len(args.shards), "score_threshold": args.score_threshold, "valid_ratio": args.valid_ratio},
+    )
     print(report)
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging, write_json
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams, write_json
+from scenebias.paths import sidecar
 from scenebias.scene import label_quality, merge_label_files
 
 
@@ -16,11 +17,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quality", type=Path, required=True)
     parser.add_argument("--truth", type=Path, help="ground_truth.csv of a synthetic dataset")
+    add_hparams_argument(parser)
     args = parser.parse_args()
     setup_logging()
     merge_label_files(args.shards, args.out)
     report = label_quality(args.out, args.truth)
     write_json(args.quality, report)
+    write_hparams(args.hparams or sidecar(args.out), {"shards": len(args.shards)})
     print(report)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
+from scenebias.paths import sidecar
 from scenebias.report import bias_table, plot_sweep, sweep_markdown, sweep_summary, with_runs
 
 
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, required=True)
     parser.add_argument("--md", type=Path, required=True)
     parser.add_argument("--plot", type=Path, required=True)
+    add_hparams_argument(parser)
     args = parser.parse_args()
     setup_logging()
     bias = bias_table(with_runs(args.bias, args.bias_runs, "--bias"))
@@ -39,6 +41,7 @@ def main() -> None:
         f"{table}\n\n![p_bias sweep]({args.plot.name})\n"
     )
     plot_sweep(summary, args.order, args.plot)
+    write_hparams(args.hparams or sidecar(args.csv), {"points": dict(args.points), "order": args.order})
     print(table)
 
 

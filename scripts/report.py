@@ -4,13 +4,16 @@
 import argparse
 import datetime
 import json
+import os
 import platform
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from scenebias.cli import setup_logging
+from scenebias.agreement import agreement_markdown
+from scenebias.cli import add_hparams_argument, setup_logging, write_hparams
 from scenebias.paths import report_file
+from scenebias.provenance import environments_markdown
 from scenebias.report import (
     PUBLISHED_HMDB51_ABLATION,
     b_scene_markdown,
@@ -65,10 +68,14 @@ def main() -> None:
     parser.add_argument("--published", action="store_true")
     parser.add_argument("--sheets", nargs="*", type=Path, default=[], help="contact sheet PNGs to link")
     parser.add_argument("--sheet-runs", type=json.loads, default=[], help="JSON list of {ds, sheet}")
+    parser.add_argument("--agreement", nargs="*", type=Path, default=[], help="agreement JSON of each report")
+    parser.add_argument("--agreement-sheets", nargs="*", type=Path, default=[], help="their contact sheets (PNG)")
+    parser.add_argument("--agreement-runs", type=json.loads, default=[], help="JSON list of {section, ds, ...}")
     parser.add_argument("--results", type=Path, help="the results folder (videos left out per dataset)")
     parser.add_argument("--left-out", nargs="*", default=[], help="datasets whose left-out videos to table")
     parser.add_argument("--title", default="scenebias results")
     parser.add_argument("--out-dir", type=Path, required=True)
+    add_hparams_argument(parser, "hparams.json in --out-dir")
     args = parser.parse_args()
     setup_logging()
     out = args.out_dir
@@ -118,10 +125,30 @@ def main() -> None:
             "labels: check the pseudo-annotations by eye.",
             sheets_markdown(with_runs(args.sheets, args.sheet_runs, "--sheets"), out),
         ]
+    if args.agreement:
+        reports = [(run, json.loads(path.read_text())) for path, run in with_runs(args.agreement, args.agreement_runs,
+                                                                                 "--agreement")]  # fmt: skip
+        pngs = with_runs(args.agreement_sheets, args.agreement_runs, "--agreement-sheets")
+        sheets = {(run["section"], run["ds"]): os.path.relpath(path, out) for path, run in pngs}
+        parts += [
+            "## Agreement between backends on the same videos",
+            "The chosen backend is the reference (with the authors' released files chosen: recall and precision of "
+            "our preprocessing against the release); each sheet shows where the two disagree most.",
+            agreement_markdown(reports, sheets),
+        ]
     if args.left_out:
         parts += ["## Videos per dataset", left_out_markdown(args.results, args.left_out)]
     parts.append(NOTES.strip())
+    if args.results:
+        parts += [
+            "## What these results were made with",
+            "Every job's `hparams.json` (results/README.md says where each lies) records its settings, the files "
+            "that decide its result and its environment; the distinct environments of this run's jobs:",
+            environments_markdown(args.results),
+        ]
     report_file(out, "md").write_text("\n\n".join(parts) + "\n")
+    write_hparams(args.hparams or report_file(out, "hparams"), {"targets": args.targets, "order": args.order,
+                                                                 "published": args.published})  # fmt: skip
     print(report_file(out, "md").read_text())
 
 

@@ -62,7 +62,11 @@ def main() -> None:
         with np.load(args.scene_labels) as data:
             n_scenes = int(data["soft"].shape[1])
     data = RunData(train_videos, val_videos, int(manifest["label"].max()) + 1, n_scenes)
-    write_hparams(run_file(args.out_dir, "hparams"), {"settings": vars(settings), "args": vars(args)})
+    write_hparams(
+        run_file(args.out_dir, "hparams"),
+        {"settings": vars(settings), "args": vars(args)},
+        files={"init": args.init, "init_checkpoint": settings.init_checkpoint},
+    )
     metrics = train(settings, data, args.out_dir, args.ckpt_dir, args.init, args.new_classifier)
     print(json.dumps(metrics.get("final", {})))
     if args.eval_out and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process evaluates

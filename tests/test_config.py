@@ -171,3 +171,101 @@ def test_snakemake_names_line_of_a_yaml_error_in_config_yaml(tmp_path, venv_env)
     proc = run_snakemake(tmp_path, venv_env, "-n")
     assert proc.returncode != 0
     assert "config.yaml:3:" in proc.stderr + proc.stdout and "not valid YAML" in proc.stderr + proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------
+# `python -m scenebias.config`: the config and overlays merged as --configfile merges them, errors without tracebacks
+
+
+def config_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "scenebias.config", *args], cwd=cwd, capture_output=True, text=True,
+                          check=False)  # fmt: skip
+
+
+def paper_tree(base: Path, diving48_versions=("V2",)) -> None:
+    """Dataset folders where configs/paper.yaml's roots point (empty but Diving48's lists)."""
+    for name in ("kinetics", "ucf101", "hmdb51", "diving48"):
+        (base / "data" / name).mkdir(parents=True, exist_ok=True)
+    for version in diving48_versions:
+        prefix = "Diving48_V2_" if version == "V2" else "Diving48_"
+        for part in ("train", "test"):
+            (base / "data" / "diving48" / f"{prefix}{part}.json").write_text("[]")
+    (base / "data" / "diving48" / "Diving48_vocab.json").write_text("[]")
+
+
+def test_config_cli_merges_overlays_like_configfile(tmp_path):
+    paper_tree(tmp_path, ("V1", "V2"))
+    overlay = tmp_path / "mine.yaml"
+    overlay.write_text("frames: {short_side: 160}\ndatasets: {ucf101: {root: data/hmdb51}}\n")
+    proc = config_cli(str(REPO / "configs" / "paper.yaml"), str(overlay), "--config", "results=elsewhere",
+                      "--directory", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    merged = yaml.safe_load(proc.stdout)
+    assert merged["frames"]["short_side"] == 160 and merged["frames"]["jpeg_qscale"] == 2  # deep: siblings kept
+    assert merged["datasets"]["ucf101"] == {"kind": "ucf101", "root": "data/hmdb51", "options": {}}
+    assert merged["datasets"]["diving48"]["options"] == {"version": "V1"} and merged["results"] == "elsewhere"
+    assert merged["scene"]["kmeans"]["k"] == 8  # a default filled in
+    assert "usage: python -m scenebias.config" in config_cli("--help").stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nowhere.yaml"], "nowhere.yaml: no such config file"),
+        (["configs/smoke.yaml", "--config", "frames={shortside: 3}"], "unknown key(s) 'shortside'"),
+        (["configs/smoke.yaml", "--config", "frames={short_side: 3}"], "'frames.short_side': '3' is not of type"),
+        (["configs/smoke.yaml", "--config", "notakeyvalue"], "expected KEY=VALUE"),
+        (["configs/smoke.yaml", "--config", "humans={backend: released}"], "'humans.released.detections'"),
+    ],
+)
+def test_config_cli_reports_a_mistake_without_a_traceback(args, message):
+    proc = config_cli(*args)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_paper_config_over_diving48_v2_files_fails_at_planning(tmp_path, venv_env):
+    """configs/paper.yaml reads Diving48 V1: over a folder with only the V2 lists, both the config check and
+    Snakemake's planning stop before any job, naming the option and the file (and the version that is there)."""
+    paper_tree(tmp_path, ("V2",))
+    paper = str(REPO / "configs" / "paper.yaml")
+    proc = config_cli(paper, "--directory", str(tmp_path))
+    run = run_snakemake(tmp_path, venv_env, "-n", "--configfile", paper)
+    for text in (proc.stderr, run.stdout + run.stderr):
+        assert "'datasets.diving48.options.version'" in text and "Diving48_train.json does not exist" in text, text
+        assert "set options.version: V2" in text and "Traceback" not in text
+    assert run.returncode != 0 and not (tmp_path / "results-paper").exists()
+
+
+@pytest.mark.parametrize(
+    "edit, key, message",
+    [
+        (lambda c: c["humans"].update(backend="released", released={"detections": "x", "missing": "skip"}),
+         "humans.released.missing", "leave every video of ['source', 'fine', 'ucf101']"),
+        (lambda c: c["humans"].update(backend="released", released={"detections": "x", "missing": "released"}),
+         "humans.released.missing", "is the chosen humans.backend itself"),
+        (lambda c: c["scene"].update(backend="released", released={"labels": "x", "missing": "kmeans"}),
+         "scene.released.missing", "cannot be merged or compared"),
+        (lambda c: c["scene"].update(agreement="kmeans"), "scene.agreement", "is the chosen scene.backend itself"),
+        (lambda c: c["humans"].update(agreement="nothing"), "humans.agreement", "not a humans backend"),
+        (lambda c: c["humans"].update(backend="released"), "humans.released.detections", "name their folder"),
+    ],
+)  # fmt: skip
+def test_released_and_agreement_settings_are_checked(tmp_path, edit, key, message):
+    config = real_dataset_config(tmp_path, splits=[1])
+    edit(config)
+    with pytest.raises(ConfigError, match=rf"'{re.escape(key)}'.*{re.escape(message)}"):
+        validate_config(config)
+
+
+def test_released_files_are_looked_for_on_disk(tmp_path):
+    config = smoke()
+    config["humans"] = {"backend": "released", "released": {"detections": str(tmp_path / "dets"), "missing": "motion"}}
+    (tmp_path / "dets").mkdir()
+    config = validate_config(config)
+    with pytest.raises(ConfigError, match=r"'humans.released.detections': the folder .*dets holds no file matching"):
+        check_on_disk(config)
+    (tmp_path / "dets" / "detection_train_merged_rearranged.npy").write_bytes(b"")
+    check_on_disk(config)

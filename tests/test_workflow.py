@@ -46,6 +46,9 @@ def smoke_run(tmp_path_factory):
 
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     checkout = fresh_clone(tmp_path_factory.mktemp("smoke") / "scenebias")
+    # A committed checkout, as a user's clone is: every job records its commit (test_every_job_records_...).
+    for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "t"]):
+        subprocess.run(["git", *command], cwd=checkout, check=True, capture_output=True)
     snakemake(checkout, "--configfile", SMOKE, env=env)
     config = yaml.safe_load((REPO / SMOKE).read_text())
     return checkout, config, ["--configfile", SMOKE], env
@@ -110,6 +113,54 @@ def test_every_file_the_run_wrote_is_declared(smoke_run):
     assert (results / "benchmarks" / "report.tsv").is_file()
 
 
+def job_log_pattern(rule: str) -> re.Pattern:
+    """The log files of a rule's jobs (scenebias.paths.JOBS), as a regex over paths under logs/."""
+    from scenebias.paths import JOBS
+
+    regex, fields = "", {"shard": r"\d{4}", "seed": r"\d+", "split": r"\d+"}
+    for part in re.split(r"(\{\w+\})", JOBS[rule]):
+        regex += fields.get(part[1:-1], "[^/]+") if part.startswith("{") else re.escape(part)
+    return re.compile(regex + r"\.log")
+
+
+def test_every_job_records_what_it_was_made_with(smoke_run):
+    """Every job of the smoke run wrote a declared hparams.json with its environment: the checkout's commit (and
+    that it had no uncommitted change), Python, torch / torchvision with CUDA and cuDNN, the GPUs, the ffmpeg binary
+    and its version, Snakemake's version; training jobs the sha256 of the model they started from. The report
+    shows the environment once, in its footer."""
+    from scenebias.paths import JOBS
+    from scenebias.provenance import file_sha256
+
+    checkout, _, args, env = smoke_run
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True).stdout.strip()
+    version = subprocess.run([tool("snakemake"), "--version"], capture_output=True, text=True).stdout.strip()
+    rows = [line.split("\t") for line in snakemake(checkout, *args, "--summary", env=env).stdout.splitlines()[1:]]
+    hparams: dict[str, list[Path]] = {}
+    for row in rows:
+        if len(row) > 2 and row[0].endswith("hparams.json"):
+            hparams.setdefault(row[2], []).append(checkout / row[0])
+    logs = [str(p.relative_to(checkout / "results" / "logs")) for p in (checkout / "results" / "logs").rglob("*.log")]
+    ran = {rule: n for rule in JOBS if (n := sum(bool(job_log_pattern(rule).fullmatch(log)) for log in logs))}
+    assert len(ran) >= 14 and "pretrain" in ran, ran
+    assert {rule: len(hparams.get(rule, [])) for rule in ran} == ran  # one declared record per job
+    for path in (p for paths in hparams.values() for p in paths):
+        record = json.loads(path.read_text())
+        environment = record["environment"]
+        assert environment["git"]["commit"] == head and environment["git"]["dirty"] is False, path
+        assert environment["python"] and environment["snakemake"] == version, path
+        assert environment["packages"]["torch"] and environment["packages"]["torchvision"], path
+        assert {"cuda", "cudnn", "gpus"} <= set(environment["accelerator"]), path
+        assert environment["ffmpeg"]["path"] and environment["ffmpeg"]["version"].startswith("ffmpeg version"), path
+    for path in hparams["finetune"]:
+        record = json.loads(path.read_text())
+        if record["params"]["args"]["init"]:
+            init = record["files"]["init"]
+            assert init["sha256"] == file_sha256(checkout / init["path"]), path
+    md = (checkout / "results" / "report" / "results.md").read_text()
+    footer = md.split("## What these results were made with", 1)[1]
+    assert footer.count(head[:12]) == 1 and version in footer and "pretrain/baseline/seed0/model.pt" in footer
+
+
 def test_a_box_backend_added_by_the_recipe_runs_through_the_workflow(tmp_path):
     """docs/design.md "Adding a human-box backend", followed on a fresh clone: a module with the finder, one entry in
     BOX_BACKENDS, the name and its settings in the schema. The workflow then plans it (its weights file an input
@@ -141,7 +192,7 @@ def test_a_box_backend_added_by_the_recipe_runs_through_the_workflow(tmp_path):
     )
     schema = checkout / "schemas" / "config.schema.yaml"
     text = schema.read_text()
-    enum = "backend: {enum: [motion, torchvision, detectron2, oracle],"
+    enum = "backend: {enum: [motion, torchvision, detectron2, oracle, released],"
     section = "      motion:\n        type: object\n"
     assert text.count(enum) == 1 and text.count(section) == 1
     tiny = (
@@ -149,7 +200,7 @@ def test_a_box_backend_added_by_the_recipe_runs_through_the_workflow(tmp_path):
         "        properties:\n          weights: {type: [string, 'null'], default: null}\n"
         "          score: {type: number, default: 0.8}\n"
     )
-    text = text.replace(enum, enum.replace("oracle]", "oracle, tiny]")).replace(section, tiny + section)
+    text = text.replace(enum, enum.replace("released]", "released, tiny]")).replace(section, tiny + section)
     schema.write_text(text)
     (checkout / "tiny.txt").write_text("0.5\n")
     (checkout / "tiny.yaml").write_text("humans: {backend: tiny, tiny: {weights: tiny.txt, score: 0.9}}\n")
@@ -176,7 +227,7 @@ def test_every_job_started_with_the_allocator_setting(smoke_run):
     records = sorted((checkout / "results").rglob("*hparams.json"))
     assert any("pretrain" in str(p) for p in records) and len(records) > 10
     for path in records:
-        assert json.loads(path.read_text())["environment"] == ALLOCATOR_ENVIRONMENT, path
+        assert json.loads(path.read_text())["environment"]["allocator"] == ALLOCATOR_ENVIRONMENT, path
 
 
 def test_rerun_does_nothing(smoke_run):
@@ -299,7 +350,7 @@ def test_report_and_html(smoke_run):
     for row in ("| baseline |", "| sdn |", "| scratch |"):
         assert row in md
     assert "Scene-bias measures" in md and "Dataset scene bias" in md
-    assert "## Videos per dataset" in md and "| fine | 24 | 24 | 0 | 0 | – | 0 | – |" in md
+    assert "## Videos per dataset" in md and "| fine | 24 | 24 | 0 | 0 | – | 0 | – | – |" in md
     runs = pd.read_csv(report / "runs.csv")
     assert len(runs) == 3 and runs["video_top1"].between(0, 1).all()
     assert (report / "bias_measures.png").stat().st_size > 1000

@@ -80,6 +80,29 @@ def _videos_lists(options: dict) -> list[tuple[str, str]]:
     return [(f"list.{k}", v) for k, v in value.items()] if isinstance(value, dict) else [("list", value)]
 
 
+def no_hint(root: Path, options: dict) -> str:
+    return ""
+
+
+def _diving48_lists(options: dict) -> list[tuple[str, str]]:
+    """The list files of the chosen version (option `version`) and the vocabulary, under list_dir."""
+    opts = merge_options("diving48", options, diving48.DEFAULTS)
+    lists = [("version", str(Path(opts["list_dir"], f))) for f in diving48.LIST_FILES[opts["version"]].values()]
+    return [*lists, ("list_dir", str(Path(opts["list_dir"], diving48.VOCAB_FILE)))]
+
+
+def _diving48_hint(root: Path, options: dict) -> str:
+    """When the chosen version's lists are absent but another version's are there, say which version to set."""
+    opts = merge_options("diving48", options, diving48.DEFAULTS)
+    for version, files in diving48.LIST_FILES.items():
+        if version != opts["version"] and all(Path(root, opts["list_dir"], f).is_file() for f in files.values()):
+            return (
+                f"; the folder has the {version} lists ({', '.join(files.values())}): set "
+                f"options.version: {version}, or add the {opts['version']} lists"
+            )
+    return ""
+
+
 def _videos_splits_need_disk(options: dict) -> bool:
     return isinstance(options.get("list"), str)  # one list file: its header names the splits
 
@@ -93,8 +116,10 @@ class DatasetKind:
     splits: `splits(root, options)` -> the split numbers it gives with these options (defaults filled in); root is
         None when planning without the disk, and only kinds whose `splits_need_disk(options)` read it.
     rendered: made by the workflow from the `world` settings (no root; ground truth in its folder).
-    list_files: the user's own list files among the options, [(option key, file under root)]: inputs of the
-        manifest job (editing one rebuilds it) and checked on disk before any job.
+    list_files: the list files the options choose, [(option key, file under root)]: inputs of the manifest job
+        (editing one rebuilds it) and checked on disk before any job.
+    missing_hint: `missing_hint(root, options)` -> text added to the error for an absent list file (e.g. which
+        option value the files present would need).
     splits_need_disk: whether, with these options, `splits` reads a list file (under root) to answer.
     """
 
@@ -104,6 +129,7 @@ class DatasetKind:
     rendered: bool = False
     list_files: Callable[[dict], list[tuple[str, str]]] = no_lists
     splits_need_disk: Callable[[dict], bool] = never
+    missing_hint: Callable[[Path, dict], str] = no_hint
 
     def options(self, kind: str, options: dict | None) -> dict:
         """The options with defaults filled in; a misspelt name fails."""
@@ -114,7 +140,7 @@ DATASET_KINDS: dict[str, DatasetKind] = {
     "synthetic": DatasetKind(_synthetic, rendered=True),
     "ucf101": DatasetKind(ucf101.adapt, ucf101.DEFAULTS, _official_splits("ucf101", ucf101.SPLITS)),
     "hmdb51": DatasetKind(hmdb51.adapt, hmdb51.DEFAULTS, _official_splits("hmdb51", hmdb51.SPLITS)),
-    "diving48": DatasetKind(diving48.adapt, diving48.DEFAULTS),
+    "diving48": DatasetKind(diving48.adapt, diving48.DEFAULTS, list_files=_diving48_lists, missing_hint=_diving48_hint),
     "kinetics": DatasetKind(kinetics.adapt, kinetics.DEFAULTS),
     "videos": DatasetKind(
         videos.adapt,

@@ -11,6 +11,8 @@ A boxes file (`.npz`) holds, for N videos with F frames in total and B boxes in 
     frame_sizes   (N, 2)  int32   (w, h) of each video's frames
     dropped       (F,)    int32   boxes dropped on the frame for covering (almost) the whole frame (motion backend's
                                   humans.motion.max_area); optional, files without it read as zeros
+    sources, notes, left_out_ids, left_out_reasons: where each video's boxes came from and which videos got none
+                                  (scenebias.coverage); optional
 
 Frame indices are those of the frame packs, so boxes line up with every other stage.
 """
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from scenebias.coverage import Coverage
 
 # Official code (vt-vl-lab/SDN datasets/kinetics.py): `maskout_human` fills boxes with score >= 0.3;
 # `is_video_valid_det` counts a frame when one of its boxes scores > 0.3 and keeps the video if >= 70 % do.
@@ -38,6 +42,8 @@ class VideoBoxes:
     size: tuple[int, int]  # (w, h)
     carried: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     dropped: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # whole-frame boxes dropped per frame
+    source: str = ""  # the backend that found them (scenebias.coverage)
+    note: dict = field(default_factory=dict)  # what it says about the video (a released file's frame mapping)
 
     def __post_init__(self):
         if len(self.carried) != len(self.frames):
@@ -82,7 +88,7 @@ def drop_large_boxes(boxes: list[np.ndarray], size: tuple[int, int], max_area: f
     return kept, dropped
 
 
-def save_boxes(path: Path, videos: list[VideoBoxes]) -> None:
+def save_boxes(path: Path, videos: list[VideoBoxes], left_out: list[tuple[str, str]] = ()) -> None:
     frame_counts = [len(v.frames) for v in videos]
     per_frame = [f for v in videos for f in v.frames]
     box_counts = [len(f) for f in per_frame]
@@ -97,6 +103,7 @@ def save_boxes(path: Path, videos: list[VideoBoxes]) -> None:
         carried=np.concatenate([v.carried for v in videos]).astype(bool) if videos else np.zeros(0, bool),
         frame_sizes=np.array([v.size for v in videos], dtype=np.int32).reshape(-1, 2),
         dropped=np.concatenate([v.dropped for v in videos]).astype(np.int32) if videos else np.zeros(0, np.int32),
+        **Coverage([v.source for v in videos], [v.note for v in videos], list(left_out)).arrays(),
     )
     tmp.replace(path)
 
@@ -109,6 +116,7 @@ def load_boxes(path: Path, video_ids: Collection[str] | None = None) -> dict[str
         fo, bo, boxes = data["frame_offsets"], data["box_offsets"], data["boxes"]
         carried, sizes = data["carried"], data["frame_sizes"]
         dropped = data["dropped"] if "dropped" in data.files else np.zeros(len(carried), np.int32)
+        coverage = Coverage.from_npz(data, len(ids))
     wanted = None if video_ids is None else set(video_ids)
     out = {}
     for i, vid in enumerate(ids):
@@ -116,15 +124,25 @@ def load_boxes(path: Path, video_ids: Collection[str] | None = None) -> dict[str
             continue
         frames = [boxes[bo[f] : bo[f + 1]] for f in range(fo[i], fo[i + 1])]
         span = slice(fo[i], fo[i + 1])
-        out[vid] = VideoBoxes(vid, frames, tuple(int(s) for s in sizes[i]), carried[span].copy(), dropped[span].copy())
+        size = tuple(int(s) for s in sizes[i])
+        out[vid] = VideoBoxes(vid, frames, size, carried[span].copy(), dropped[span].copy(), coverage.sources[i],
+                              coverage.notes[i])  # fmt: skip
     return out
 
 
+def load_coverage(path: Path) -> tuple[list[str], Coverage]:
+    """The video ids of a boxes file and its per-video record (scenebias.coverage)."""
+    with np.load(path) as data:
+        ids = data["video_ids"].tolist()
+        return ids, Coverage.from_npz(data, len(ids))
+
+
 def merge_box_files(paths: list[Path], out: Path) -> None:
-    videos = []
+    videos, left_out = [], []
     for p in paths:
         videos.extend(load_boxes(p).values())
-    save_boxes(out, videos)
+        left_out += load_coverage(p)[1].left_out
+    save_boxes(out, videos, left_out)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -12,7 +12,18 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from scenebias.backends import BackendRecord, Weights, WorldFile
+from scenebias.backends import (
+    BackendRecord,
+    Preparation,
+    Prepared,
+    SettingFiles,
+    StageOutput,
+    Uncovered,
+    Weights,
+    WorldFile,
+)
+from scenebias.coverage import Coverage
+from scenebias.coverage import summary as coverage_summary
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import (
     VideoBoxes,
@@ -22,9 +33,11 @@ from scenebias.humans.boxes import (
     empty_boxes,
     is_valid_video,
     load_boxes,
+    load_coverage,
     processed_frames,
 )
 from scenebias.paths import world_file
+from scenebias.released import detections as released
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +66,9 @@ def oracle_boxes(actor_boxes_csv: Path) -> Callable[[str, int, int, np.ndarray],
 
 # A box finder answers, for one video: its frame-index row, the processed frame indices, and a function that
 # reads those frames (called only by backends that look at pixels) -> (per processed frame an (M, 5) box array,
-# per processed frame the number of boxes the backend dropped, or None).
-BoxFinder = Callable[[object, np.ndarray, Callable[[], np.ndarray]], tuple[list[np.ndarray], np.ndarray | None]]
+# per processed frame the number of boxes the backend dropped, or None), optionally with a third item, a dict noted
+# for the video (scenebias.coverage); or Uncovered(reason) for a video it has nothing for.
+BoxFinder = Callable[[object, np.ndarray, Callable[[], np.ndarray]], tuple | Uncovered]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +122,10 @@ def _oracle(settings: dict, files: dict[str, Path]) -> BoxFinder:
     return lambda row, idx, frames: (boxes(row.video_id, int(row.src_w), int(row.w), idx), None)
 
 
+def _released(settings: dict, files: dict[str, Path]) -> BoxFinder:
+    return released.build_finder(settings, files)
+
+
 DETECTOR_WEIGHTS = "detector weights file"
 
 # The registry (config humans.backend; the schema's enum lists the same names, tests/test_structure.py checks).
@@ -125,23 +143,59 @@ BOX_BACKENDS: dict[str, BoxBackend] = {
     "oracle": BoxBackend(
         build=_oracle, files={"oracle": WorldFile("actor_boxes", "actor_boxes.csv of a synthetic dataset")}
     ),
+    # The authors' released Mini-Kinetics detections (scenebias.released), read once by the prepare step.
+    "released": BoxBackend(
+        build=_released,
+        files={
+            "manifest": StageOutput("manifest", "the dataset's manifest (classes)"),
+            "release": Prepared("the released detections, prepared"),
+        },
+        prepare=Preparation(
+            files={"detections": SettingFiles("detections", ("detection_*.npy",), "released detection .npy files")},
+            run=released.import_detections,
+        ),
+        delegate_key="missing",
+        dataset_kinds=("kinetics",),
+    ),
 }
 
 
-def shard_boxes(index: pd.DataFrame, packs: Path, find: BoxFinder, stride: int, name: str = "") -> list[VideoBoxes]:
+def shard_boxes(
+    index: pd.DataFrame,
+    packs: Path,
+    find: BoxFinder,
+    stride: int,
+    name: str = "",
+    delegate: tuple[str, BoxFinder] | None = None,
+    left_out: list[tuple[str, str]] | None = None,
+) -> list[VideoBoxes]:
     """Boxes for every frame of every extracted video in a shard's frame index (processed frames every
     `stride`, carried to the frames between), with the boxes the backend dropped counted per frame
-    (VideoBoxes.dropped; the motion backend drops boxes over `max_area` of the frame)."""
-    out = []
+    (VideoBoxes.dropped; the motion backend drops boxes over `max_area` of the frame). A video the backend does not
+    cover goes to `delegate` (name, finder) when given, else it is left out and appended to `left_out` as (video id,
+    reason)."""
+    out, left_out = [], left_out if left_out is not None else []
     for row in tqdm(list(ok_videos(index).itertuples()), desc=f"boxes {name}".strip(), unit="video", mininterval=2):
         n, size = int(row.n_frames), (int(row.w), int(row.h))
         idx = processed_frames(n, stride)
-        found, dropped_at = find(row, idx, lambda row=row, idx=idx: read_frames(packs / row.pack, idx.tolist()))
+        frames = lambda row=row, idx=idx: read_frames(packs / row.pack, idx.tolist())  # noqa: E731
+        source, result = name, find(row, idx, frames)
+        note = {}
+        if isinstance(result, Uncovered):
+            if delegate is None:
+                left_out.append((row.video_id, result.reason))
+                continue
+            note = {"delegated": result.reason}
+            source, result = delegate[0], delegate[1](row, idx, frames)
+        found, dropped_at, *extra = result
         dropped = np.zeros(n, np.int32)
         if dropped_at is not None:
             dropped[idx] = dropped_at
         per_frame, carried = carry_to_all_frames(n, idx, found)
-        out.append(VideoBoxes(row.video_id, per_frame, size, carried, dropped))
+        note.update(*extra)
+        out.append(VideoBoxes(row.video_id, per_frame, size, carried, dropped, source, note))
+    if left_out:
+        log.warning("%d video(s) left out (no boxes), e.g. %s: %s", len(left_out), *left_out[0])
     return out
 
 
@@ -160,6 +214,8 @@ def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir
 
     videos = load_boxes(boxes_npz)
     valid = {vid: is_valid_video(v.frames, threshold, valid_ratio) for vid, v in videos.items()}
+    left_out = load_coverage(boxes_npz)[1].left_out
+    coverage = Coverage([v.source for v in videos.values()], [v.note for v in videos.values()], left_out)
     report = {
         "videos": len(videos),
         "valid_videos": int(sum(valid.values())),
@@ -170,6 +226,7 @@ def box_quality(boxes_npz: Path, threshold: float, valid_ratio: float, truth_dir
             "frames": int(sum((v.dropped > 0).sum() for v in videos.values())),
             "videos": int(sum(bool(v.dropped.any()) for v in videos.values())),
         },
+        "coverage": coverage_summary(list(videos), coverage),
     }
     if truth_dir is not None and world_file(truth_dir, "actor_masks").is_file():
         masks = load_actor_masks(world_file(truth_dir, "actor_masks"))
