@@ -25,10 +25,14 @@ except TypeError:
 sys.path.insert(0, str(SCENEBIAS_DIR))
 
 from scenebias.config import ConfigError, read_yaml
+from scenebias.launch import job_environment
 from scenebias.provenance import SNAKEMAKE_ENV
 from scenebias.summary import run_summary
 
-# Every job records the Snakemake that ran it (scenebias.provenance); a job's own env need not have Snakemake.
+# Every job inherits this process's environment: set once here what each job should start with (the allocator
+# keeps freed memory instead of faulting it in again every training step; scenebias/launch.py says why), and the
+# Snakemake that ran it (scenebias.provenance records it; a job's own env need not have Snakemake).
+os.environ.update(job_environment())
 os.environ[SNAKEMAKE_ENV] = snakemake_version
 
 # Used as a module (`module scenebias: ... config: ...`), the host passes the config and nothing is read from its

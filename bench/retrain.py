@@ -50,22 +50,32 @@ def setting(text: str) -> tuple[str, object]:
     return key, yaml.safe_load(value)
 
 
+def pretrain_command(config: dict, variant: str, seed: int, out: Path, changes: dict | None = None) -> list[str]:
+    """The command the workflow's pretrain rule runs for one variant and seed (with `changes` to its settings), on
+    the finished run's data, writing into `out`."""
+    P = Layout(config["results"])  # noqa: N806  (the rules' name for the layout)
+    source = config["pretrain"]["dataset"]
+    settings = {**pretrain_settings(config, variant, seed), **(changes or {})}
+    return [str(c) for c in [
+        sys.executable, REPO / "scripts" / "train.py", "--settings", json.dumps(settings),
+        "--manifest", P("manifest", ds=source), "--frames", P("frame_index", ds=source),
+        "--split", str(config["pretrain"]["split"]), "--train-roles", *config["pretrain"]["train_roles"],
+        "--val-roles", *config["pretrain"]["val_roles"], "--scene-labels", P("scene_labels", ds=source),
+        "--boxes", P("boxes", ds=source), "--out-dir", out, "--ckpt-dir", out / "checkpoint",
+    ]]  # fmt: skip
+
+
 def run_one(args, config: dict, variant: str, seed: int) -> dict:
     """Pretrain one variant and seed into bench/out/retrain/<tag>/, then measure it; as the rules do."""
     P = Layout(config["results"])  # noqa: N806  (the rules' name for the layout)
     source = config["pretrain"]["dataset"]
     world_truth = Path(P.world("truth", ds=source))
-    settings = {**pretrain_settings(config, variant, seed), **dict(args.changes)}
     out = OUT / "retrain" / args.tag / variant / f"seed{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    files = ["--manifest", P("manifest", ds=source), "--frames", P("frame_index", ds=source)]
-    scene, boxes = P("scene_labels", ds=source), P("boxes", ds=source)
-    train = [sys.executable, REPO / "scripts" / "train.py", "--settings", json.dumps(settings), *files,
-             "--split", str(config["pretrain"]["split"]), "--train-roles", *config["pretrain"]["train_roles"],
-             "--val-roles", *config["pretrain"]["val_roles"], "--scene-labels", scene,
-             "--boxes", boxes, "--out-dir", out, "--ckpt-dir", out / "checkpoint"]  # fmt: skip
-    measure = [sys.executable, REPO / "scripts" / "bias_measures.py", "--model", run_file(out, "model"), *files,
-               "--scene-labels", scene, "--boxes", boxes,
+    train = pretrain_command(config, variant, seed, out, dict(args.changes))
+    measure = [sys.executable, REPO / "scripts" / "bias_measures.py", "--model", run_file(out, "model"),
+               "--manifest", P("manifest", ds=source), "--frames", P("frame_index", ds=source),
+               "--scene-labels", P("scene_labels", ds=source), "--boxes", P("boxes", ds=source),
                "--split", str(config["pretrain"]["split"]), "--out", out / "bias.json"]  # fmt: skip
     if world_truth.is_file():
         measure += ["--truth", world_truth]

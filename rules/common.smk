@@ -24,6 +24,7 @@ from scenebias.backends import (
     setting_files,
 )
 from scenebias.config_backends import backends_in_use
+from scenebias.launch import pretrain_priorities
 from scenebias.manifest import file_version, folder_state, shard_names, shard_versions
 from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, WORLD_FOLDERS, Layout, sidecar
 from scenebias.registry import (
@@ -560,6 +561,16 @@ def scene_model_inputs(wildcards):
 
 # ---------------------------------------------------------------------------------------------------------
 # Training (rules/train.smk): pretraining on the source (or a sweep point), fine-tuning on each target.
+
+
+# Pretraining runs start first, the longest chains first (scenebias/launch.py): variant -> priority.
+PRETRAIN_PRIORITIES = pretrain_priorities(
+    {variant: pretrain_settings(config, variant, 0) for variant in VARIANTS},
+    {
+        variant: config["pretrain"]["variants"][variant].get("init_from")
+        for variant in VARIANTS
+    },
+)
 
 
 def launcher():

@@ -12,6 +12,7 @@ rule pretrain:
         P.log("pretrain"),
     benchmark:
         P.benchmark("pretrain")
+    priority: lambda wc: PRETRAIN_PRIORITIES[wc.variant]
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 import scenebias
+from scenebias.launch import ALLOCATOR_ENVIRONMENT
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE_ENV = "SCENEBIAS_CACHE"
@@ -177,6 +178,8 @@ def environment() -> dict:
         "accelerator": accelerator_record(),
         "ffmpeg": ffmpeg_record(),
         "snakemake": os.environ.get(SNAKEMAKE_ENV) or _version("snakemake"),
+        # what the workflow sets for every job (scenebias.launch); null where a job did not get it
+        "allocator": {key: os.environ.get(key) for key in ALLOCATOR_ENVIRONMENT},
         "host": platform.node(),
         "platform": platform.platform(),
     }

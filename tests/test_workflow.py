@@ -249,6 +249,18 @@ def test_run_summary_names_only_the_datasets_of_the_run(smoke_run):
     assert "not processed yet" not in summary and "source_pb" not in summary
 
 
+def test_every_job_started_with_the_allocator_setting(smoke_run):
+    """The Snakefile sets scenebias.launch's allocator variables once; every job inherits them (each job's
+    hparams.json records what it saw), training jobs included."""
+    from scenebias.launch import ALLOCATOR_ENVIRONMENT
+
+    checkout, _, _, _ = smoke_run
+    records = sorted((checkout / "results").rglob("*hparams.json"))
+    assert any("pretrain" in str(p) for p in records) and len(records) > 10
+    for path in records:
+        assert json.loads(path.read_text())["environment"]["allocator"] == ALLOCATOR_ENVIRONMENT, path
+
+
 def test_rerun_does_nothing(smoke_run):
     checkout, _, smoke, env = smoke_run
     assert job_counts(snakemake(checkout, *smoke, "-n", env=env).stdout) == {}
