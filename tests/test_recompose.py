@@ -2,6 +2,9 @@
 dataset's real frames and masks, measuring a real model on them, the report's tables and agreement, the sheets."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -9,6 +12,7 @@ import pytest
 import torch
 from test_humans import walking_video
 
+from conftest import REPO
 from scenebias.data import load_videos
 from scenebias.framepack import read_frames, write_pack
 from scenebias.humans.masks import VideoMasks, load_masks, mask_iou, save_masks, union_of_instances
@@ -265,6 +269,25 @@ def test_agreement_with_the_ground_truth():
     assert row["pearson_r"] > 0.9 and row["runs"] == 6
     assert row["order"] == row["truth_order"] == "baseline → sdn"
     assert row["mean_abs_gap"] == pytest.approx(np.mean([0.05, 0.1, 0.07, 0.06, 0.05, 0.02]))
+
+
+def test_agreement_table_columns_do_not_depend_on_the_hash_seed():
+    """recomposed_agreement.csv keeps one column order from run to run (string hashing varies per process)."""
+    code = (
+        "import pandas as pd; from scenebias.recompose.report import swap_agreement_table\n"
+        "run = {'seed': [0], 'variant': ['baseline']}\n"
+        "bias = pd.DataFrame({**run, 'conflict_acc': [0.2], 'conflict_home_rate': [0.7]})\n"
+        "rec = pd.DataFrame({**run, 'action_swap_acc': [0.3], 'action_swap_b_rate': [0.5]})\n"
+        "rec = rec.rename(columns={'variant': 'model'})\n"
+        "print(','.join(swap_agreement_table(bias, rec).columns))"
+    )
+    orders = set()
+    for seed in range(8):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        orders.add(proc.stdout.strip())
+    assert orders == {"variant,seed,conflict_acc,conflict_home_rate,action_swap_acc,action_swap_b_rate"}, orders
 
 
 def test_recomposed_sheets(recomposed, tiny_source, tmp_path):

@@ -91,7 +91,7 @@ AGREEMENT_PAIRS = {  # recomposed measure -> the ground-truth measure it estimat
 def swap_agreement_table(bias: pd.DataFrame, recomposed: pd.DataFrame) -> pd.DataFrame:
     """Per pretraining run (variant, seed): the ground truth's bias-conflicting accuracy and conflict → home rate
     beside the action-swap measures of the same model."""
-    truth = bias[["variant", "seed", *{v for v in AGREEMENT_PAIRS.values() if v in bias}]]
+    truth = bias[["variant", "seed", *dict.fromkeys(v for v in AGREEMENT_PAIRS.values() if v in bias)]]
     mine = recomposed.rename(columns={"model": "variant"})
     columns = ["variant", "seed", *[k for k in AGREEMENT_PAIRS if k in mine]]
     return truth.merge(mine[columns], on=["variant", "seed"], how="inner")
