@@ -98,10 +98,15 @@ def _check_semantics(config: dict) -> None:
                 f"config key 'world.targets.{name}.scene': scene {target['scene']} does not exist "
                 f"(world.n_scenes = {world['n_scenes']})"
             )
+    source = config["pretrain"]["dataset"]
+    if source not in config["datasets"]:  # checked first: every other dataset key assumes it (often: an overlay alone)
+        raise ConfigError(
+            f"config key 'pretrain.dataset': {source!r} is not in datasets ({', '.join(config['datasets']) or 'none'})."
+            " A file that only adds to a run (an overlay, e.g. configs/mimetics.yaml) goes after the config it extends:"
+            " --configfile configs/paper.yaml configs/mimetics.yaml"
+        )
     check_backends(config)
     variants = config["pretrain"]["variants"]
-    if config["pretrain"]["dataset"] not in config["datasets"]:
-        raise ConfigError(f"config key 'pretrain.dataset': {config['pretrain']['dataset']!r} is not in datasets")
     for name, variant in variants.items():
         init = variant.get("init_from")
         if init is not None and init not in variants:

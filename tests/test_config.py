@@ -44,6 +44,17 @@ def test_shipped_configs_are_valid():
             load_config(path)
 
 
+def test_an_overlay_given_alone_is_refused_with_how_to_give_it(tmp_path, venv_env):
+    """Each shipped overlay, given on its own as a user might (`snakemake -n --configfile configs/mimetics.yaml`):
+    one error naming the missing source dataset and how overlays are given, before any job."""
+    for name in OVERLAYS:
+        proc = run_snakemake(tmp_path, venv_env, "-n", "--configfile", str(REPO / "configs" / name))
+        assert proc.returncode != 0
+        message = proc.stderr + proc.stdout
+        assert "config key 'pretrain.dataset': 'source' is not in datasets" in message, message[-2000:]
+        assert "goes after the config it extends: --configfile configs/paper.yaml configs/mimetics.yaml" in message
+
+
 @pytest.mark.parametrize(
     "edit, key",
     [
