@@ -41,14 +41,12 @@ from scenebias.sheets.canvas import (
     TEXT,
     VALID,
     Grid,
-    blank_sheet,
     draw_boxes,
     empty_tile,
     fit_tile,
+    new_sheet,
     paste,
     put_segments,
-    text_width,
-    tile_size,
 )
 
 # The sheets of a dataset and the `sheets:` settings each one uses (a change to another sheet's keys leaves it be).
@@ -176,15 +174,8 @@ def boxes_sheet(
                 ),
             ]
         )
-    grid = Grid(
-        rows=len(chosen),
-        cols=2 * settings.frames,
-        tile=tile_size([(index.loc[v, "w"], index.loc[v, "h"]) for v in chosen], settings.tile),
-        header_lines=len(header),
-        group=2,
-        text_width=text_width([[(line, TEXT)] for line in header] + strips),
-    )
-    sheet = blank_sheet(grid, header)
+    sizes = [(index.loc[v, "w"], index.loc[v, "h"]) for v in chosen]
+    grid, sheet = new_sheet(header, strips, 2 * settings.frames, sizes, settings.tile, group=2)
     for r, row in enumerate(rows):
         per_frame = [videos[row["video_id"]].frames[i] for i in row["frames"]]
         frames = read_frames(index.loc[row["video_id"], "pack_path"], row["frames"])
@@ -254,14 +245,8 @@ def scenes_sheet(dataset: str, index_csv: Path, labels_npz: Path, settings: Shee
         f"over {len(table)} videos",
         f"each row: up to {settings.scene_videos} random videos with that label (seed {settings.seed}), middle frame",
     ]
-    grid = Grid(
-        rows=len(order),
-        cols=settings.scene_videos,
-        tile=tile_size([(index.loc[v, "w"], index.loc[v, "h"]) for r in rows for v in r["shown"]], settings.tile),
-        header_lines=len(header),
-        text_width=text_width([[(line, TEXT)] for line in header] + strips),
-    )
-    sheet = blank_sheet(grid, header)
+    sizes = [(index.loc[v, "w"], index.loc[v, "h"]) for r in rows for v in r["shown"]]
+    grid, sheet = new_sheet(header, strips, settings.scene_videos, sizes, settings.tile)
     for r, row in enumerate(rows):
         for c in range(grid.cols):
             if c < len(row["shown"]):

@@ -13,14 +13,11 @@ from scenebias.humans.boxes import VideoBoxes
 from scenebias.sheets import SheetSettings, ok_frames, scene_name, sheet_header
 from scenebias.sheets.canvas import (
     TEXT,
-    Grid,
-    blank_sheet,
     draw_boxes,
     fit_tile,
+    new_sheet,
     paste,
     put_segments,
-    text_width,
-    tile_size,
 )
 
 
@@ -46,15 +43,8 @@ def boxes_agreement_sheet(
           f"matched (F1 {f['f1']:.2f})", TEXT)]
         for f in worst
     ]  # fmt: skip
-    grid = Grid(
-        rows=len(worst),
-        cols=2,
-        tile=tile_size([(index.loc[f["video_id"], "w"], index.loc[f["video_id"], "h"]) for f in worst], settings.tile),
-        header_lines=len(header),
-        group=2,
-        text_width=text_width([[(line, TEXT)] for line in header] + strips),
-    )
-    sheet = blank_sheet(grid, header)
+    sizes = [(index.loc[f["video_id"], "w"], index.loc[f["video_id"], "h"]) for f in worst]
+    grid, sheet = new_sheet(header, strips, 2, sizes, settings.tile, group=2)
     for r, frame in enumerate(worst):
         image = read_frames(index.loc[frame["video_id"], "pack_path"], [frame["frame"]])[0]
         for c, boxes in enumerate((chosen, other)):
@@ -88,14 +78,8 @@ def scenes_agreement_sheet(
           f"{names[1]}: {label(v['other_top1'])} ({v['other_prob']:.2f})  KL {v['kl']:.2f}", TEXT)]
         for v in worst
     ]  # fmt: skip
-    grid = Grid(
-        rows=len(worst),
-        cols=1,
-        tile=tile_size([(index.loc[v["video_id"], "w"], index.loc[v["video_id"], "h"]) for v in worst], settings.tile),
-        header_lines=len(header),
-        text_width=text_width([[(line, TEXT)] for line in header] + strips),
-    )
-    sheet = blank_sheet(grid, header)
+    sizes = [(index.loc[v["video_id"], "w"], index.loc[v["video_id"], "h"]) for v in worst]
+    grid, sheet = new_sheet(header, strips, 1, sizes, settings.tile)
     for r, video in enumerate(worst):
         entry = index.loc[video["video_id"]]
         frame = read_frames(entry["pack_path"], [int(entry["n_frames"]) // 2])[0]

@@ -156,6 +156,27 @@ def blank_sheet(grid: Grid, header: Sequence[str]) -> np.ndarray:
     return sheet
 
 
+def new_sheet(
+    header: Sequence[str],
+    strips: Sequence[Segments],
+    cols: int,
+    frame_sizes: Sequence[tuple[int, int]],
+    tile_height: int,
+    group: int = 1,
+) -> tuple[Grid, np.ndarray]:
+    """The grid of a sheet with one row per strip, its tiles sized for `frame_sizes` (w, h), wide enough for every
+    line of text; and the blank sheet with the header drawn."""
+    grid = Grid(
+        rows=len(strips),
+        cols=cols,
+        tile=tile_size(frame_sizes, tile_height),
+        header_lines=len(header),
+        group=group,
+        text_width=text_width([[(line, TEXT)] for line in header] + list(strips)),
+    )
+    return grid, blank_sheet(grid, header)
+
+
 def empty_tile(grid: Grid) -> np.ndarray:
     return np.full((*grid.tile, 3), EMPTY_TILE, np.uint8)
 

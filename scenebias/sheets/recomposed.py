@@ -21,14 +21,11 @@ from scenebias.scene import sample_indices
 from scenebias.sheets import SheetSettings, ok_frames, sheet_header, stratified_sample, write_sheet
 from scenebias.sheets.canvas import (
     TEXT,
-    Grid,
-    blank_sheet,
     empty_tile,
     fit_tile,
+    new_sheet,
     paste,
     put_segments,
-    text_width,
-    tile_size,
 )
 
 SHOWN = ("actor_only", "background_only", "action_swap", "scuba", "action_swap_true")
@@ -73,10 +70,7 @@ def set_sheet(dataset: str, set_name: str, frames_csv: Path, index: pd.DataFrame
                      "what": describe(set_name, row)})  # fmt: skip
         strips.append([(f"{str(row['video_id'])[:48]}  {row['label_name']}  {rows[-1]['what']}", TEXT)])
     sizes = [(int(original.loc[r["video_id"], "w"]), int(original.loc[r["video_id"], "h"])) for r in rows]
-    grid = Grid(rows=len(rows), cols=2 * settings.frames, tile=tile_size(sizes, settings.tile),
-                header_lines=len(header), group=2,
-                text_width=text_width([[(line, TEXT)] for line in header] + strips))  # fmt: skip
-    sheet = blank_sheet(grid, header)
+    grid, sheet = new_sheet(header, strips, 2 * settings.frames, sizes, settings.tile, group=2)
     for r, row in enumerate(rows):
         before = read_frames(original.loc[row["video_id"], "pack_path"], row["frames"])
         entry = members.loc[row["video_id"]]
