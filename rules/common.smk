@@ -30,7 +30,7 @@ from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, WORLD_FOLDERS, Layout,
 from scenebias.registry import (
     BACKENDS,
     agreement_backend,
-    agreement_kinds,
+    agreement_datasets,
     backend_settings as settings_of,
     chosen_backend,
     dataset_kind,
@@ -286,20 +286,6 @@ def prepare_flags(wildcards, input):
         for name in input.keys()
         for path in (input[name] if isinstance(input[name], list) else [input[name]])
     )
-
-
-# The agreement report: the datasets both backends of a section cover.
-
-
-def agreement_datasets(section):
-    if AGREEMENT[section] is None:
-        return []
-    kinds = agreement_kinds(config, section)
-    return [
-        ds
-        for ds, spec in config["datasets"].items()
-        if kinds is None or spec["kind"] in kinds
-    ]
 
 
 # Downloads: name -> (url, sha256): the `downloads` entries, and the weights of a chosen backend whose config gives
@@ -870,7 +856,7 @@ def agreement_run_keys():
             "other": AGREEMENT[section],
         }
         for section in BACKENDS
-        for ds in agreement_datasets(section)
+        for ds in agreement_datasets(config, section)
     ]
 
 

@@ -78,10 +78,8 @@ if AGREEMENT["humans"]:
             backend_env("humans", AGREEMENT["humans"])
         resources:
             **gpu_resources(backend_gpu("humans", AGREEMENT["humans"])),
-        params:
-            script=script("human_boxes"),
+        params:  # merged into the inherited ones (script, stride): only what differs
             backend=AGREEMENT["humans"],
-            stride=config["humans"]["stride"],
             settings=backend_settings("humans", AGREEMENT["humans"]),
             delegate="",
             masks="",

@@ -15,9 +15,7 @@ rule prepare_backend:
         "../envs/torch.yaml"
     params:
         script=script("prepare_backend"),
-        settings=lambda wc: json.dumps(
-            settings_of(config, wc.section, wc.backend), sort_keys=True
-        ),
+        settings=lambda wc: backend_settings(wc.section, wc.backend),
         files=prepare_flags,
     shell:
         "python {params.script} --section {wildcards.section} --backend {wildcards.backend}"

@@ -113,8 +113,7 @@ if AGREEMENT["scene"]:
             backend_env("scene", AGREEMENT["scene"])
         resources:
             **gpu_resources(backend_gpu("scene", AGREEMENT["scene"])),
-        params:
-            script=script("scene_labels"),
+        params:  # merged into the inherited ones (script): only what differs
             backend=AGREEMENT["scene"],
             settings=backend_settings(
                 "scene", AGREEMENT["scene"], frames_per_video=SCENE["frames_per_video"]

@@ -10,6 +10,7 @@ from scenebias.backends import SKIP, SettingFiles, offline_backends, setting_fil
 from scenebias.registry import (
     BACKENDS,
     agreement_backend,
+    agreement_datasets,
     agreement_kinds,
     backend_settings,
     chosen_backend,
@@ -106,12 +107,10 @@ def check_backends(config: dict) -> None:
                     f"backend to compute them: one of {', '.join(n for n in BACKENDS[section] if n != name)}"
                 )
         if agreement is not None:
-            kinds = agreement_kinds(config, section)
-            compared = [d for d, spec in config["datasets"].items() if kinds is None or spec["kind"] in kinds]
-            if not compared:
+            if not agreement_datasets(config, section):
                 raise_error(
                     f"config key '{section}.agreement': {name} and {agreement} both cover no dataset of this run "
-                    f"(kinds {', '.join(kinds)})"
+                    f"(kinds {', '.join(agreement_kinds(config, section))})"
                 )
 
 

@@ -50,6 +50,14 @@ def agreement_kinds(config: dict, section: str) -> tuple[str, ...] | None:
     return tuple(k for k in chosen if k in other)
 
 
+def agreement_datasets(config: dict, section: str) -> list[str]:
+    """The run's datasets both the chosen and the agreement backend cover ([] without an agreement backend)."""
+    if agreement_backend(config, section) is None:
+        return []
+    kinds = agreement_kinds(config, section)
+    return [name for name, spec in config["datasets"].items() if kinds is None or spec["kind"] in kinds]
+
+
 def dataset_kind(dataset: dict) -> DatasetKind:
     """The kind record of one `datasets.<name>` entry."""
     return DATASET_KINDS[dataset["kind"]]
@@ -59,6 +67,7 @@ __all__ = [
     "BACKENDS",
     "DATASET_KINDS",
     "agreement_backend",
+    "agreement_datasets",
     "agreement_kinds",
     "backend_settings",
     "chosen_backend",
