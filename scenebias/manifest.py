@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -274,10 +275,11 @@ def assign_shards(manifest: pd.DataFrame, shard_size: int) -> pd.DataFrame:
     members = [m for m in members if m]
     names = [f"{keys[m[-1]][0]:016x}" for m in members]
     short = [n[:SHARD_NAME_HEX] for n in names]
+    taken = Counter(short)
     shard = [""] * len(out)
     for m, name, cut in zip(members, names, short, strict=True):
         for i in m:
-            shard[i] = cut if short.count(cut) == 1 else name
+            shard[i] = cut if taken[cut] == 1 else name
     out["shard"] = shard
     return out
 
