@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from pathlib import Path
 
 from tqdm import tqdm
 
+from scenebias.provenance import sha256_of
+
 
 class FetchError(RuntimeError):
     pass
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_sha256(path: Path, expected: str | None) -> None:

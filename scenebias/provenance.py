@@ -59,7 +59,8 @@ def _cached(kind: str, path: Path, compute) -> str:
     return value
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 4 MiB blocks (uncached: file_sha256 remembers it)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(1 << 22):
@@ -69,7 +70,7 @@ def _sha256(path: Path) -> str:
 
 def file_sha256(path: Path | str) -> str:
     """The sha256 of a file, from the cache when the file is unchanged since it was last hashed."""
-    return _cached("sha256", Path(path), _sha256)
+    return _cached("sha256", Path(path), sha256_of)
 
 
 def file_record(path: Path | str) -> dict:
