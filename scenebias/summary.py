@@ -114,11 +114,16 @@ def dataset_summary(results: Path, name: str) -> DatasetSummary:
     if quality and quality.get("large_boxes_dropped", {}).get("boxes"):
         summary.dropped_boxes = quality["large_boxes_dropped"]
         summary.details.append(P("boxes_quality", ds=name))
-    for what, layout in (("human boxes", "boxes_quality"), ("scene labels", "scene_quality")):
-        section = (_read_json(Path(P(layout, ds=name))) or {}).get("coverage")
+    scene_quality = _read_json(Path(P("scene_quality", ds=name)))
+    for what, layout, record in (
+        ("human boxes", "boxes_quality", quality),
+        ("scene labels", "scene_quality", scene_quality),
+    ):
+        section = (record or {}).get("coverage")
         if coverage_lines(what, section):
             summary.coverage[what] = section
-            summary.details.append(P(layout, ds=name))
+            if P(layout, ds=name) not in summary.details:
+                summary.details.append(P(layout, ds=name))
     return summary
 
 
