@@ -48,8 +48,12 @@ def ffmpeg_version(exe: str | None = None) -> str:
     """The first line of `ffmpeg -version` of `exe` (default: the binary in use), e.g. "ffmpeg version 5.1.9-0+deb12u1"
     without the copyright."""
     exe = exe or ffmpeg_exe()
-    out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, errors="replace").stdout
-    return out.splitlines()[0].split(" Copyright", 1)[0].strip() if out.strip() else "unknown"
+    try:
+        out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, errors="replace",
+                             timeout=20).stdout  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return out.splitlines()[0].split(" Copyright", 1)[0].strip() if out.strip() else "unknown (ffmpeg -version failed)"
 
 
 def ffmpeg_info() -> dict:

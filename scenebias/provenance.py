@@ -113,19 +113,14 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _ffmpeg_version(path: Path) -> str:
-    out = _run([str(path), "-hide_banner", "-version"])
-    return out.splitlines()[0].split(" Copyright")[0].strip() if out else "unknown (ffmpeg -version failed)"
-
-
 def ffmpeg_record() -> dict:
-    from scenebias.media import FFmpegNotFound, ffmpeg_exe
+    from scenebias.media import FFmpegNotFound, ffmpeg_exe, ffmpeg_version
 
     try:
         exe = Path(ffmpeg_exe())
     except FFmpegNotFound as exc:
         return {"path": None, "version": None, "note": str(exc)}
-    return {"path": str(exe), "version": _cached("ffmpeg_version", exe, _ffmpeg_version)}
+    return {"path": str(exe), "version": _cached("ffmpeg_version", exe, lambda p: ffmpeg_version(str(p)))}
 
 
 def torch_build_cuda() -> str | None:
