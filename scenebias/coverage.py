@@ -57,6 +57,13 @@ class Coverage:
         self.left_out += other.left_out
 
 
+def load_coverage(path) -> tuple[list[str], Coverage]:
+    """The video ids of a boxes or labels file and its per-video record."""
+    with np.load(path) as data:
+        ids = data["video_ids"].tolist()
+        return ids, Coverage.from_npz(data, len(ids))
+
+
 def summary(video_ids: list[str], coverage: Coverage) -> dict:
     """The quality report's `coverage` section: videos per source; every video left out, and every video the chosen
     backend handed to another one (`delegated`), each with the reason; every video whose released frame count

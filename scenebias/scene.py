@@ -26,7 +26,7 @@ from scenebias.backends import (
     StageOutput,
     Weights,
 )
-from scenebias.coverage import Coverage, ShardLabels
+from scenebias.coverage import Coverage, ShardLabels, load_coverage
 from scenebias.coverage import summary as coverage_summary
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import load_boxes, mask_humans
@@ -72,17 +72,12 @@ def load_labels(path: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def load_coverage(path: Path) -> Coverage:
-    with np.load(path) as data:
-        return Coverage.from_npz(data, len(data["video_ids"]))
-
-
 def merge_label_files(paths: list[Path], out: Path) -> None:
     parts = [load_labels(p) for p in paths]
     names = parts[0].get("class_names") if parts else None
     coverage = Coverage()
     for path in paths:
-        coverage.extend(load_coverage(path))
+        coverage.extend(load_coverage(path)[1])
     save_labels(
         out,
         np.concatenate([p["video_ids"] for p in parts]),
@@ -298,7 +293,7 @@ def label_quality(labels_npz: Path, truth_csv: Path | None) -> dict:
 
     labels = load_labels(labels_npz)
     report = {"videos": int(len(labels["video_ids"])), "classes": int(labels["soft"].shape[1])}
-    report["coverage"] = coverage_summary(labels["video_ids"].tolist(), load_coverage(labels_npz))
+    report["coverage"] = coverage_summary(labels["video_ids"].tolist(), load_coverage(labels_npz)[1])
     if labels["soft"].size:
         report["mean_max_prob"] = float(labels["soft"].max(1).mean())
     if truth_csv is not None and truth_csv.is_file() and len(labels["video_ids"]):

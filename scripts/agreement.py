@@ -11,9 +11,10 @@ import numpy as np
 
 from scenebias.agreement import box_agreement, label_agreement, worst_frames
 from scenebias.cli import add_hparams_argument, setup_logging, write_hparams, write_json
+from scenebias.coverage import load_coverage
 from scenebias.humans.boxes import load_boxes
 from scenebias.paths import sidecar
-from scenebias.scene import load_coverage, load_labels
+from scenebias.scene import load_labels
 from scenebias.sheets import SheetSettings, write_sheet
 from scenebias.sheets.agreement import boxes_agreement_sheet, scenes_agreement_sheet
 
@@ -27,7 +28,7 @@ def merged_boxes(paths: list[Path]) -> dict:
 
 def merged_labels(paths: list[Path]) -> dict:
     parts = [load_labels(p) for p in paths]
-    sources = [s for p in paths for s in load_coverage(p).sources]
+    sources = [s for p in paths for s in load_coverage(p)[1].sources]
     return {
         "video_ids": np.concatenate([p["video_ids"] for p in parts]),
         "soft": np.concatenate([p["soft"] for p in parts]),

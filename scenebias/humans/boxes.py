@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scenebias.coverage import Coverage
+from scenebias.coverage import Coverage, load_coverage
 
 # Official code (vt-vl-lab/SDN datasets/kinetics.py): `maskout_human` fills boxes with score >= 0.3;
 # `is_video_valid_det` counts a frame when one of its boxes scores > 0.3 and keeps the video if >= 70 % do.
@@ -134,13 +134,6 @@ def load_boxes(path: Path, video_ids: Collection[str] | None = None) -> dict[str
         out[vid] = VideoBoxes(vid, frames, size, carried[span].copy(), dropped[span].copy(), coverage.sources[i],
                               coverage.notes[i])  # fmt: skip
     return out
-
-
-def load_coverage(path: Path) -> tuple[list[str], Coverage]:
-    """The video ids of a boxes file and its per-video record (scenebias.coverage)."""
-    with np.load(path) as data:
-        ids = data["video_ids"].tolist()
-        return ids, Coverage.from_npz(data, len(ids))
 
 
 def merge_box_files(paths: list[Path], out: Path) -> None:

@@ -21,7 +21,6 @@ from scenebias.backends import (
     Weights,
     WorldFile,
 )
-from scenebias.coverage import Coverage
 from scenebias.coverage import summary as coverage_summary
 from scenebias.framepack import read_frames
 from scenebias.humans.boxes import (
@@ -327,8 +326,7 @@ def box_quality(
 
     videos = load_boxes(boxes_npz)
     valid = {vid: is_valid_video(v.frames, threshold, valid_ratio) for vid, v in videos.items()}
-    left_out = load_coverage(boxes_npz)[1].left_out
-    coverage = Coverage([v.source for v in videos.values()], [v.note for v in videos.values()], left_out)
+    coverage = load_coverage(boxes_npz)[1]
     report = {
         **({"boxes": boxes_label(backend)} if backend in BOX_BACKENDS else {}),
         "videos": len(videos),
