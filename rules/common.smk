@@ -23,7 +23,7 @@ from scenebias.backends import (
     WorldFile,
     setting_files,
 )
-from scenebias.config_backends import backends_in_use
+from scenebias.config_backends import records_in_use
 from scenebias.launch import pretrain_priorities
 from scenebias.manifest import file_version, folder_state, shard_names, shard_versions
 from scenebias.paths import RESOURCE_LAYOUT, WORLD_FILES, WORLD_FOLDERS, Layout, sidecar
@@ -291,16 +291,12 @@ def prepare_flags(wildcards, input):
 # Downloads: name -> (url, sha256): the `downloads` entries, and the weights of a chosen backend whose config gives
 # a url instead of a local file.
 DOWNLOADS = {name: (e["url"], e["sha256"]) for name, e in config["downloads"].items()}
-for _section in BACKENDS:
-    for _, _name in backends_in_use(config, _section):
-        _record, _settings = BACKENDS[_section][_name], settings_of(
-            config, _section, _name
+for _, _, _record, _settings in records_in_use(config):
+    if _record.weights and _record.weights.required and _settings["url"]:
+        DOWNLOADS[_record.weights.download_name(_settings)] = (
+            _settings["url"],
+            _settings["sha256"],
         )
-        if _record.weights and _record.weights.required and _settings["url"]:
-            DOWNLOADS[_record.weights.download_name(_settings)] = (
-                _settings["url"],
-                _settings["sha256"],
-            )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -897,13 +893,9 @@ def all_targets():
 # ---------------------------------------------------------------------------------------------------------
 # Local files named in the config must exist before any job runs (downloads are fetched by the fetch rule).
 
-for _section in BACKENDS:
-    for _, _name in backends_in_use(config, _section):
-        _settings = settings_of(config, _section, _name)
-        for _source in BACKENDS[_section][_name].files.values():
-            if isinstance(_source, SettingFile) and _settings[_source.key]:
-                file_setting(
-                    f"{_section}.{_name}.{_source.key}", _settings[_source.key]
-                )
+for _section, _name, _record, _settings in records_in_use(config):
+    for _source in _record.files.values():
+        if isinstance(_source, SettingFile) and _settings[_source.key]:
+            file_setting(f"{_section}.{_name}.{_source.key}", _settings[_source.key])
 for _ds in config["datasets"]:
     subset_list_files(_ds)

@@ -30,6 +30,13 @@ def backends_in_use(config: dict, section: str) -> list[tuple[str, str]]:
     return used
 
 
+def records_in_use(config: dict):
+    """(section, name, registry record, settings) of every backend the run uses, section by section."""
+    for section in BACKENDS:
+        for _, name in backends_in_use(config, section):
+            yield section, name, BACKENDS[section][name], backend_settings(config, section, name)
+
+
 def _check_one(config: dict, section: str, name: str, chosen_by: str) -> None:
     """What one backend needs: its weights (a local file, or url + sha256), rendered datasets when it reads the
     world's truth, datasets of the run where its settings name one, and the files its settings must name."""
@@ -116,14 +123,12 @@ def check_backends(config: dict) -> None:
 
 def check_backend_files_on_disk(config: dict, base: Path | str = ".") -> None:
     """The files the backends in use read that their settings name as a folder or a list (released files)."""
-    for section in BACKENDS:
-        for _, name in backends_in_use(config, section):
-            settings = backend_settings(config, section, name)
-            for source in setting_sources(BACKENDS[section][name]):
-                try:
-                    setting_files(resolve(settings[source.key], base), source.patterns)
-                except ValueError as exc:
-                    raise_error(f"config key '{section}.{name}.{source.key}': {exc}")
+    for section, name, record, settings in records_in_use(config):
+        for source in setting_sources(record):
+            try:
+                setting_files(resolve(settings[source.key], base), source.patterns)
+            except ValueError as exc:
+                raise_error(f"config key '{section}.{name}.{source.key}': {exc}")
 
 
 def resolve(value, base: Path | str):
